@@ -1,0 +1,44 @@
+"""Vocabularies shared by torch and chemistry code: element, charge and bond-class indices.
+
+Pure Python on purpose: both the torch side (one-hot features) and the RDKit side
+(molecule building) read these tables, so they must not import either.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Bond classes on every ligand atom pair; index 0 means "no bond".
+BOND_NONE, BOND_SINGLE, BOND_DOUBLE, BOND_TRIPLE, BOND_AROMATIC = range(5)
+BOND_ORDERS: dict[int, float] = {BOND_SINGLE: 1.0, BOND_DOUBLE: 2.0, BOND_TRIPLE: 3.0, BOND_AROMATIC: 1.5}
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Atom-type, formal-charge and bond-class vocabularies of one dataset/model."""
+
+    elements: tuple[str, ...]
+    charges: tuple[int, ...] = (-1, 0, 1)
+    num_bond_types: int = 4  # none/single/double/triple (kekulized); 5 adds aromatic
+
+    def element_index(self, symbol: str) -> int:
+        try:
+            return self.elements.index(symbol)
+        except ValueError:
+            raise KeyError(f"element {symbol!r} is not in the model's vocabulary {self.elements}") from None
+
+    def charge_index(self, charge: int) -> int:
+        try:
+            return self.charges.index(charge)
+        except ValueError:
+            raise KeyError(f"formal charge {charge:+d} is not in the model's vocabulary {self.charges}") from None
+
+    def to_dict(self) -> dict:
+        return {"elements": list(self.elements), "charges": list(self.charges), "num_bond_types": self.num_bond_types}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Vocab":
+        return cls(tuple(d["elements"]), tuple(d.get("charges", (-1, 0, 1))), int(d.get("num_bond_types", 4)))
+
+
+QM9_VOCAB = Vocab(elements=("H", "C", "N", "O", "F"))
+QM9_HEAVY_VOCAB = Vocab(elements=("C", "N", "O", "F"))
