@@ -1,0 +1,166 @@
+"""Sample-quality metrics for generated 3D molecules (no torch).
+
+- EDM stability (``atom_stable``, ``mol_stable``): bond orders re-derived from distances with
+  EDM's bond-length rule; an atom is stable if its bond-order sum equals its allowed valence.
+  Charges and written bonds are ignored, exactly as in EDM.
+- Valence stability (``*_stable_valence``): the same check on the molecule's own bonds
+  (kekulized where possible), with the allowed valence adjusted for formal charge by the
+  isoelectronic rule (N+ like C: 4, O- like F: 1, ...). Only modelled atoms count: implicit
+  hydrogens are not added.
+- Validity: the whole molecule sanitizes and is one connected fragment;
+  ``validity_largest_frag`` sanitizes just the largest fragment.
+- Uniqueness / novelty over canonical SMILES (no H, no stereo) of valid molecules.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+
+import numpy as np
+from rdkit import Chem
+
+from moldiff.chem.build import canonical_smiles, edm_bond_order_matrix, sanitize_or_none
+
+#: EDM's allowed valences (its stability ignores charges).
+EDM_VALENCES: dict[str, tuple[int, ...]] = {
+    "H": (1,), "C": (4,), "N": (3,), "O": (2,), "F": (1,), "B": (3,), "Al": (3,), "Si": (4,),
+    "P": (3, 5), "S": (4,), "Cl": (1,), "As": (3,), "Br": (1,), "I": (1,), "Hg": (1, 2), "Bi": (3, 5),
+}
+#: Valences of neutral atoms by atomic number, for the charge-aware valence check.
+NEUTRAL_VALENCES: dict[int, tuple[int, ...]] = {
+    1: (1,), 2: (0,), 5: (3,), 6: (4,), 7: (3,), 8: (2,), 9: (1,), 10: (0,),
+    13: (3,), 14: (4,), 15: (3, 5), 16: (2, 4, 6), 17: (1,), 18: (0,),
+    33: (3, 5), 34: (2, 4, 6), 35: (1,), 36: (0,), 53: (1,), 54: (0,),
+}
+
+METRIC_NAMES: tuple[str, ...] = (
+    "n_molecules", "atom_stable", "mol_stable", "atom_stable_valence", "mol_stable_valence",
+    "validity", "validity_largest_frag", "uniqueness", "validity_x_uniqueness", "novelty",
+)
+
+
+def atom_stability(elements: Sequence[str], pos: np.ndarray) -> np.ndarray:
+    """Per-atom EDM stability (bool [n]): distance-derived bond-order sum is an allowed valence."""
+    valence = edm_bond_order_matrix(elements, pos).sum(axis=1)
+    return np.array([int(v) in EDM_VALENCES.get(e, ()) for e, v in zip(elements, valence)], dtype=bool)
+
+
+def molecule_stability(elements: Sequence[str], pos: np.ndarray) -> bool:
+    """EDM molecule stability: every atom is stable."""
+    return bool(atom_stability(elements, pos).all())
+
+
+def allowed_valences(atomic_num: int, charge: int) -> tuple[int, ...]:
+    """Allowed valences of a charged atom: those of the isoelectronic neutral element (Z - charge).
+
+    Hydrogen is special-cased: H+ and H- take no bonds.
+    """
+    if atomic_num == 1:
+        return (1,) if charge == 0 else (0,)
+    return NEUTRAL_VALENCES.get(atomic_num - charge, ())
+
+
+def _bond_valences(mol: Chem.Mol) -> np.ndarray:
+    """Sum of bond orders per atom plus explicit-H counts, kekulized when possible."""
+    work = Chem.Mol(mol)
+    try:
+        Chem.Kekulize(work, clearAromaticFlags=True)
+    except Exception:  # unkekulizable aromatic systems keep their 1.5 orders
+        work = Chem.Mol(mol)
+    valence = np.array([a.GetNumExplicitHs() for a in work.GetAtoms()], dtype=np.float64)
+    for bond in work.GetBonds():
+        order = bond.GetBondTypeAsDouble()
+        valence[bond.GetBeginAtomIdx()] += order
+        valence[bond.GetEndAtomIdx()] += order
+    return valence
+
+
+def valence_stability(mol: Chem.Mol) -> np.ndarray:
+    """Per-atom charge-aware valence check on the molecule's own bonds (bool [n])."""
+    valence = _bond_valences(mol)
+    return np.array(
+        [
+            float(v).is_integer() and int(v) in allowed_valences(a.GetAtomicNum(), a.GetFormalCharge())
+            for a, v in zip(mol.GetAtoms(), valence)
+        ],
+        dtype=bool,
+    )
+
+
+def validity_error(mol: Chem.Mol) -> str:
+    """"" if ``mol`` sanitizes and is one connected fragment, else the reason (one line)."""
+    clean, error = sanitize_or_none(mol)
+    if clean is None:
+        return error
+    n_frags = len(Chem.GetMolFrags(clean))
+    return "" if n_frags == 1 else f"disconnected: {n_frags} fragments"
+
+
+def largest_fragment(mol: Chem.Mol) -> Chem.Mol:
+    """The fragment with the most atoms (unsanitized; ties go to the first)."""
+    frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
+    return max(frags, key=lambda frag: frag.GetNumAtoms()) if frags else mol
+
+
+def _elements_and_positions(mol: Chem.Mol) -> tuple[list[str], np.ndarray]:
+    """Element symbols and [n, 3] coordinates of the molecule's first conformer."""
+    if mol.GetNumConformers() == 0:
+        raise ValueError("molecule has no conformer; 3D metrics need coordinates")
+    return [a.GetSymbol() for a in mol.GetAtoms()], mol.GetConformer().GetPositions()
+
+
+def _fraction(count: float, total: int) -> float:
+    return count / total if total else math.nan
+
+
+def evaluate_molecules(mols: Sequence[Chem.Mol], train_smiles: Collection[str] | None = None) -> dict[str, float]:
+    """All metrics of :data:`METRIC_NAMES` as fractions in [0, 1] (NaN when undefined).
+
+    ``novelty`` is NaN unless ``train_smiles`` (canonical SMILES as produced by
+    :func:`moldiff.chem.build.canonical_smiles`) is given.
+    """
+    n_atoms = stable_atoms = stable_mols = valence_atoms = valence_mols = 0
+    valid_smiles: list[str] = []
+    valid_largest = 0
+    for mol in mols:
+        elements, pos = _elements_and_positions(mol)
+        stable = atom_stability(elements, pos)
+        valence_ok = valence_stability(mol)
+        n_atoms += len(elements)
+        stable_atoms += int(stable.sum())
+        stable_mols += int(stable.all())
+        valence_atoms += int(valence_ok.sum())
+        valence_mols += int(valence_ok.all())
+        valid_largest += sanitize_or_none(largest_fragment(mol))[0] is not None
+        smiles = canonical_smiles(mol) if not validity_error(mol) else None
+        if smiles is not None:
+            valid_smiles.append(smiles)
+    n = len(mols)
+    unique = set(valid_smiles)
+    novel = math.nan if train_smiles is None else _fraction(len(unique - set(train_smiles)), len(unique))
+    return {
+        "n_molecules": float(n),
+        "atom_stable": _fraction(stable_atoms, n_atoms),
+        "mol_stable": _fraction(stable_mols, n),
+        "atom_stable_valence": _fraction(valence_atoms, n_atoms),
+        "mol_stable_valence": _fraction(valence_mols, n),
+        "validity": _fraction(len(valid_smiles), n),
+        "validity_largest_frag": _fraction(valid_largest, n),
+        "uniqueness": _fraction(len(unique), len(valid_smiles)),
+        "validity_x_uniqueness": _fraction(len(unique), n),
+        "novelty": novel,
+    }
+
+
+def format_table(metrics: dict[str, float]) -> str:
+    """Markdown table: fractions as percentages, ``n_molecules`` as an integer, NaN as "n/a"."""
+    lines = ["| metric | value |", "|---|---|"]
+    for name, value in metrics.items():
+        if isinstance(value, float) and math.isnan(value):
+            text = "n/a"
+        elif name == "n_molecules":
+            text = str(int(value))
+        else:
+            text = f"{100.0 * value:.2f}%"
+        lines.append(f"| {name} | {text} |")
+    return "\n".join(lines)

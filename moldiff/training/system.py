@@ -1,0 +1,98 @@
+"""The Lightning "system": denoiser + process + EMA; training is q_sample -> denoiser -> loss.
+
+Periodic validation reports the loss on validation molecules and the quality of molecules
+sampled by the EMA model (stability, validity, uniqueness). Checkpoints carry RNG states so
+that a resumed run continues exactly.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from moldiff.config import config_from_dict
+from moldiff.pipeline import MolDiffModel
+from moldiff.processes.joint import clean_state
+from moldiff.vocab import Vocab
+
+
+class DiffusionSystem(pl.LightningModule):
+    """Trains ``net.denoiser`` under ``net.process``; keeps an EMA copy used for validation and export."""
+
+    def __init__(self, config: dict, vocab: dict, marginals: dict, size_hist: list[float]):
+        super().__init__()
+        self.save_hyperparameters()
+        self.cfg = config_from_dict(config)
+        self.net = MolDiffModel(self.cfg, Vocab.from_dict(vocab), marginals, size_hist)
+        self.ema = AveragedModel(self.net.denoiser, multi_avg_fn=get_ema_multi_avg_fn(self.cfg.train.ema_decay))
+        self.train_smiles: set[str] | None = None
+
+    @property
+    def process(self):
+        return self.net.process
+
+    def _losses(self, batch, model) -> dict[str, torch.Tensor]:
+        nb = None if self.process.bond is None else self.process.bond.num_classes
+        state, topo = clean_state(batch, nb)
+        return self.process.loss(model, state, topo)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        losses = self._losses(batch, self.net.denoiser)
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, batch_size=batch.num_graphs)
+        self.log("loss", losses["loss"], prog_bar=True, logger=False, batch_size=batch.num_graphs)
+        return losses["loss"]
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self.ema.update_parameters(self.net.denoiser)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        g = torch.Generator(device=self.device).manual_seed(1000 + batch_idx)
+        nb = None if self.process.bond is None else self.process.bond.num_classes
+        state, topo = clean_state(batch, nb)
+        losses = self.process.loss(self.ema.module, state, topo, generator=g)
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, sync_dist=True, batch_size=batch.num_graphs)
+
+    def on_validation_epoch_end(self) -> None:
+        n = self.cfg.train.val_num_samples
+        if n <= 0 or self.trainer.sanity_checking:
+            return
+        from moldiff.api import arrays_to_mols
+        from moldiff.chem.metrics import evaluate_molecules
+
+        model = self.export()
+        g = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed + self.global_step)
+        sizes = model.sample_sizes(n, torch.Generator().manual_seed(self.global_step))
+        arrays = model.sample_arrays(sizes, self.cfg.train.val_sample_steps, g)
+        metrics = evaluate_molecules(arrays_to_mols(arrays), self.train_smiles)
+        keep = ("atom_stable", "mol_stable", "validity", "uniqueness", "validity_x_uniqueness", "novelty")
+        self.log_dict({f"val/{k}": float(metrics[k]) for k in keep if metrics.get(k) is not None},
+                      sync_dist=True)
+
+    def export(self) -> MolDiffModel:
+        """A :class:`MolDiffModel` carrying the EMA weights (what gets shipped)."""
+        model = MolDiffModel(self.cfg, self.net.vocab, self.net.marginals, self.net.size_hist).to(self.device)
+        model.denoiser.load_state_dict(self.ema.module.state_dict())
+        return model
+
+    def configure_optimizers(self):
+        t = self.cfg.train
+        return torch.optim.AdamW(self.net.denoiser.parameters(), lr=t.lr, weight_decay=t.weight_decay,
+                                 amsgrad=True)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                             "python": random.getstate(),
+                             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        rng = checkpoint.get("rng")
+        if rng is None:
+            return
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
