@@ -38,7 +38,9 @@ def _train_smiles(path: str | None):
     if cache.exists():
         from moldiff.datasets.qm9 import load_qm9
 
-        return set(load_qm9(cache).train_smiles())
+        from moldiff.training.run import train_smiles
+
+        return train_smiles(load_qm9(cache))
     return None
 
 

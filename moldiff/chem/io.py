@@ -7,11 +7,11 @@ bonds are written as aromatic (bond type 4), never kekulized, so nothing is "rep
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from rdkit import Chem
+from rdkit.rdBase import BlockLogs
 
 from moldiff.chem.build import sanitize_or_none
 from moldiff.chem.metrics import validity_error
@@ -40,13 +40,13 @@ def write_sdf(mols: Sequence[Chem.Mol], path: str | os.PathLike, props: Sequence
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(_record(mol, {} if props is None else props[k]) for k, mol in enumerate(mols))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
+        with open(tmp, "w") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -54,10 +54,13 @@ def read_sdf(path: str | os.PathLike, sanitize: bool = False) -> list[Chem.Mol]:
     """All molecules of an SDF file, hydrogens kept; ``ValueError("<path>: ...")`` on any problem."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: file contains no molecules")
     supplier = Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
     mols = []
     for k in range(len(supplier)):
-        mol = supplier[k]
+        with BlockLogs():  # the failure is raised below; RDKit's log lines would be noise
+            mol = supplier[k]
         if mol is None:
             raise ValueError(f"{path}: record {k + 1} could not be parsed")
         if sanitize:

@@ -7,18 +7,17 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from moldiff.vocab import BOND_AROMATIC, Vocab
+from moldiff.vocab import Vocab
 
 
 class MoleculeDataset(torch.utils.data.Dataset):
     """Molecules ``indices`` of a cached array set as PyG ``Data`` with fields ``pos`` [n, 3],
     ``atom_type`` [n], ``charge`` [n] (vocabulary indices), ``edge_index`` [2, m] (bonds i < j)
-    and ``bond_type`` [m] (1 single, 2 double, 3 triple, 4 aromatic if ``aromatic``)."""
+    and ``bond_type`` [m] (1 single, 2 double, 3 triple, 4 aromatic in 5-class arrays)."""
 
-    def __init__(self, arrays, indices: np.ndarray, vocab: Vocab, aromatic: bool = False):
+    def __init__(self, arrays, indices: np.ndarray, vocab: Vocab):
         self.arrays = arrays
         self.indices = np.asarray(indices)
-        self.aromatic = aromatic
         self.charge_lut = np.full(256, -1, dtype=np.int64)
         for k, c in enumerate(vocab.charges):
             self.charge_lut[c % 256] = k
@@ -32,8 +31,6 @@ class MoleculeDataset(torch.utils.data.Dataset):
         if (charge_idx < 0).any():
             raise ValueError(f"molecule {self.indices[i]}: formal charge outside the vocabulary")
         bond_type = bonds[:, 2].astype(np.int64)
-        if self.aromatic and bonds.shape[1] > 3:
-            bond_type = np.where(bonds[:, 3] > 0, BOND_AROMATIC, bond_type)
         return Data(pos=torch.as_tensor(pos, dtype=torch.float32),
                     atom_type=torch.as_tensor(types, dtype=torch.long),
                     charge=torch.as_tensor(charge_idx, dtype=torch.long),
@@ -45,18 +42,17 @@ class MoleculeDataset(torch.utils.data.Dataset):
 class MoleculeDataModule(pl.LightningDataModule):
     """Train/val/test loaders over one cached array set with fixed split indices."""
 
-    def __init__(self, arrays, vocab: Vocab, batch_size: int, num_workers: int = 0, aromatic: bool = False,
-                 limit_train: int | None = None):
+    def __init__(self, arrays, vocab: Vocab, batch_size: int, num_workers: int = 0, limit_train: int | None = None):
         super().__init__()
         self.arrays, self.vocab = arrays, vocab
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.aromatic, self.limit_train = aromatic, limit_train
+        self.limit_train = limit_train
 
     def dataset(self, split: str) -> MoleculeDataset:
         idx = self.arrays.split_indices(split)
         if split == "train" and self.limit_train:
             idx = idx[: self.limit_train]
-        return MoleculeDataset(self.arrays, idx, self.vocab, self.aromatic)
+        return MoleculeDataset(self.arrays, idx, self.vocab)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         ds = self.dataset(split)

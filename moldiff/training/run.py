@@ -13,61 +13,46 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
-from moldiff.config import Config, ConfigError
+from moldiff.config import Config, ConfigError, DataCfg
 from moldiff.datasets.molecules import MoleculeDataModule
-from moldiff.pipeline import size_histogram
 from moldiff.training.system import DiffusionSystem
-from moldiff.vocab import QM9_HEAVY_VOCAB, QM9_VOCAB, Vocab
+from moldiff.vocab import Vocab
 
 
-def load_dataset(cfg) -> tuple[object, Vocab]:
-    """The cached arrays and vocabulary of ``cfg.data`` (only 'qm9' for now)."""
+def load_dataset(cfg: DataCfg, aromatic: bool) -> tuple[object, Vocab]:
+    """The cached arrays and vocabulary of ``cfg`` (only 'qm9' for now)."""
     if cfg.name != "qm9":
         raise ConfigError(f"data.name: unknown dataset {cfg.name!r}; available: qm9")
     from moldiff.datasets.qm9 import load_qm9
 
-    arrays = load_qm9(cfg.path, remove_h=cfg.remove_h)
-    return arrays, (QM9_HEAVY_VOCAB if cfg.remove_h else QM9_VOCAB)
+    arrays = load_qm9(cfg.path, remove_h=cfg.remove_h, aromatic=aromatic)
+    return arrays, arrays.vocab
 
 
-def dataset_statistics(arrays, vocab: Vocab, aromatic: bool, limit_train: int | None = None) -> dict:
-    """Class marginals of the training split (for marginal priors) and its size histogram."""
-    idx = arrays.split_indices("train")[:limit_train] if limit_train else arrays.split_indices("train")
-    types, charges, bonds, sizes, pairs = [], [], [], [], 0
-    for i in idx:
-        pos, t, c, b = arrays.molecule(int(i))
-        types.append(t)
-        charges.append(c)
-        cls = b[:, 2].copy()
-        if aromatic and b.shape[1] > 3:
-            cls[b[:, 3] > 0] = 4
-        bonds.append(cls)
-        sizes.append(len(t))
-        pairs += len(t) * (len(t) - 1) // 2
-    nb = 5 if aromatic else 4
-    bond_counts = np.bincount(np.concatenate(bonds).astype(int), minlength=nb).astype(float)
-    bond_counts[0] = pairs - bond_counts[1:].sum()
-    type_counts = np.bincount(np.concatenate(types).astype(int), minlength=len(vocab.elements)).astype(float)
-    ch = np.concatenate(charges).astype(int)
-    charge_counts = np.array([(ch == c).sum() for c in vocab.charges], dtype=float)
-    norm = lambda x: (x / x.sum()).tolist()  # noqa: E731
-    return {"marginals": {"atom_type": norm(type_counts), "charge": norm(charge_counts), "bond": norm(bond_counts)},
-            "size_hist": size_histogram(np.array(sizes))}
+def dataset_statistics(arrays) -> dict:
+    """Training-split class marginals (for marginal priors) and size histogram."""
+    marginals = {"atom_type": arrays.type_marginals(), "charge": arrays.charge_marginals(),
+                 "bond": arrays.bond_marginals()}
+    return {"marginals": {k: np.asarray(v, dtype=float).tolist() for k, v in marginals.items()},
+            "size_hist": np.asarray(arrays.num_atoms_histogram("train"), dtype=float).tolist()}
+
+
+def train_smiles(arrays) -> set[str]:
+    """Canonical SMILES of the training split (novelty reference)."""
+    return set(arrays.smiles[arrays.split_indices("train")].tolist())
 
 
 def train(cfg: Config, resume: str | None = None) -> Path:
     """Train (or resume) and export the EMA model; returns the exported weights path."""
     pl.seed_everything(cfg.train.seed, workers=True)
-    arrays, vocab = load_dataset(cfg.data)
+    arrays, vocab = load_dataset(cfg.data, cfg.process.aromatic)
     out = Path(cfg.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.yaml")
-    stats = dataset_statistics(arrays, vocab, cfg.process.aromatic, cfg.data.limit_train)
+    stats = dataset_statistics(arrays)
     system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"])
-    if hasattr(arrays, "train_smiles"):
-        system.train_smiles = set(arrays.train_smiles())
-    dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.process.aromatic,
-                            cfg.data.limit_train)
+    system.train_smiles = train_smiles(arrays)
+    dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train)
     t = cfg.train
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every_n_steps,
                            save_top_k=0 if t.val_every_n_steps <= 0 else 1, monitor="val/loss" if t.val_every_n_steps > 0 else None)
