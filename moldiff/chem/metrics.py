@@ -19,13 +19,9 @@ from collections.abc import Collection, Sequence
 import numpy as np
 from rdkit import Chem
 
-from moldiff.chem.build import canonical_smiles, edm_bond_order_matrix, sanitize_or_none
+from moldiff.chem.build import canonical_smiles, sanitize_or_none
+from moldiff.chem.stability import atom_stability
 
-#: EDM's allowed valences (its stability ignores charges).
-EDM_VALENCES: dict[str, tuple[int, ...]] = {
-    "H": (1,), "C": (4,), "N": (3,), "O": (2,), "F": (1,), "B": (3,), "Al": (3,), "Si": (4,),
-    "P": (3, 5), "S": (4,), "Cl": (1,), "As": (3,), "Br": (1,), "I": (1,), "Hg": (1, 2), "Bi": (3, 5),
-}
 #: Valences of neutral atoms by atomic number, for the charge-aware valence check.
 NEUTRAL_VALENCES: dict[int, tuple[int, ...]] = {
     1: (1,), 2: (0,), 5: (3,), 6: (4,), 7: (3,), 8: (2,), 9: (1,), 10: (0,),
@@ -37,17 +33,6 @@ METRIC_NAMES: tuple[str, ...] = (
     "n_molecules", "atom_stable", "mol_stable", "atom_stable_valence", "mol_stable_valence",
     "validity", "validity_largest_frag", "uniqueness", "validity_x_uniqueness", "novelty",
 )
-
-
-def atom_stability(elements: Sequence[str], pos: np.ndarray) -> np.ndarray:
-    """Per-atom EDM stability (bool [n]): distance-derived bond-order sum is an allowed valence."""
-    valence = edm_bond_order_matrix(elements, pos).sum(axis=1)
-    return np.array([int(v) in EDM_VALENCES.get(e, ()) for e, v in zip(elements, valence)], dtype=bool)
-
-
-def molecule_stability(elements: Sequence[str], pos: np.ndarray) -> bool:
-    """EDM molecule stability: every atom is stable."""
-    return bool(atom_stability(elements, pos).all())
 
 
 def allowed_valences(atomic_num: int, charge: int) -> tuple[int, ...]:

@@ -38,44 +38,22 @@ def _mlp(dims: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class _EdgeTensorProduct(nn.Module):
-    """Channel-wise ("uvu") tensor product ``irreps_in x irreps_sh`` restricted to the
-    irreps in ``keep``, scaled by per-edge weights (one per path and channel).
-
-    The weights are applied after an unweighted e3nn product through a single gather:
-    e3nn's externally weighted product slices its weight tensor once per path, and the
-    backward of every slice fills a full [E, weight_numel] buffer, which dominated the
-    CPU time. Channels are mixed afterwards by an ``o3.Linear``.
-    """
-
-    def __init__(self, irreps_in: o3.Irreps, irreps_sh: o3.Irreps, keep: o3.Irreps) -> None:
-        super().__init__()
-        wanted = {ir for _, ir in keep}
-        irreps_out: list[tuple[int, o3.Irrep]] = []
-        instructions: list[tuple[int, int, int, str, bool]] = []
-        for i, (mul, ir_in) in enumerate(irreps_in):
-            for j, (_, ir_sh) in enumerate(irreps_sh):
-                for ir_out in ir_in * ir_sh:
-                    if ir_out in wanted:
-                        instructions.append((i, j, len(irreps_out), "uvu", False))
-                        irreps_out.append((mul, ir_out))
-        self.tp = o3.TensorProduct(irreps_in, irreps_sh, o3.Irreps(irreps_out), instructions)
-        self.irreps_out = self.tp.irreps_out
-        self.weight_numel = sum(mul for mul, _ in irreps_out)
-        self.register_buffer("weight_index", self._weight_index(irreps_out), persistent=False)
-
-    @staticmethod
-    def _weight_index(irreps_out: list[tuple[int, o3.Irrep]]) -> Tensor:
-        """For every output component, the column of its (path, channel) weight."""
-        index, offset = [], 0
-        for mul, ir in irreps_out:
-            index.append(torch.arange(offset, offset + mul).repeat_interleave(ir.dim))
-            offset += mul
-        return torch.cat(index)
-
-    def forward(self, x: Tensor, sh: Tensor, weights: Tensor) -> Tensor:
-        """``x`` [E, irreps_in], ``sh`` [E, irreps_sh], ``weights`` [E, weight_numel]."""
-        return self.tp(x, sh) * weights[:, self.weight_index]
+def _uvu_tensor_product(irreps_in: o3.Irreps, irreps_sh: o3.Irreps,
+                        keep: o3.Irreps) -> o3.TensorProduct:
+    """Channel-wise tensor product ``irreps_in x irreps_sh`` restricted to the irreps in
+    ``keep``, with per-edge (external) weights; cheaper than a fully connected product and
+    channels are mixed afterwards by an ``o3.Linear``."""
+    wanted = {ir for _, ir in keep}
+    irreps_out: list[tuple[int, o3.Irrep]] = []
+    instructions: list[tuple[int, int, int, str, bool]] = []
+    for i, (mul, ir_in) in enumerate(irreps_in):
+        for j, (_, ir_sh) in enumerate(irreps_sh):
+            for ir_out in ir_in * ir_sh:
+                if ir_out in wanted:
+                    instructions.append((i, j, len(irreps_out), "uvu", True))
+                    irreps_out.append((mul, ir_out))
+    return o3.TensorProduct(irreps_in, irreps_sh, o3.Irreps(irreps_out), instructions,
+                            internal_weights=False, shared_weights=False)
 
 
 class _Interaction(nn.Module):
@@ -92,7 +70,7 @@ class _Interaction(nn.Module):
         )
         self.num_gate_scalars = num_scalars + 2 * num_vectors
         self.pre = o3.Linear(irreps_node, irreps_node)
-        self.tp = _EdgeTensorProduct(irreps_node, irreps_sh, irreps_node)
+        self.tp = _uvu_tensor_product(irreps_node, irreps_sh, irreps_node)
         self.edge_mlp = FullyConnectedNet([edge_dim, 64, self.tp.weight_numel],
                                           nn.functional.silu)
         self.post = o3.Linear(self.tp.irreps_out, self.gate.irreps_in)

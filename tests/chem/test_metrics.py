@@ -12,13 +12,12 @@ from moldiff.chem.build import build_molecule
 from moldiff.chem.metrics import (
     METRIC_NAMES,
     allowed_valences,
-    atom_stability,
     evaluate_molecules,
     format_table,
-    molecule_stability,
     validity_error,
     valence_stability,
 )
+from moldiff.chem.stability import atom_stability, molecule_stability
 
 METHANE_POS = np.array([
     [0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63],

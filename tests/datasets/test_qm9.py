@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from moldiff.chem.build import build_molecule, canonical_smiles
-from moldiff.chem.metrics import atom_stability, evaluate_molecules
+from moldiff.chem.metrics import evaluate_molecules
+from moldiff.chem.stability import atom_stability
 from moldiff.datasets.qm9 import (
     SPLIT_SIZES,
     load_qm9,

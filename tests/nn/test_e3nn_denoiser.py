@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -48,6 +49,16 @@ def _model(**kwargs: object) -> E3nnDenoiser:
     torch.manual_seed(0)
     return E3nnDenoiser(NODE_IN, NODE_OUT, PAIR_IN, PAIR_OUT, hidden_scalars=16,
                         hidden_vectors=4, num_layers=2, **kwargs).to(DTYPE)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_thread() -> Iterator[None]:
+    """The graphs are tiny; extra intra-op threads only add OpenMP contention, which made
+    these tests ~30x slower on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
