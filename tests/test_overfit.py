@@ -39,12 +39,12 @@ def test_tiny_model_overfits_and_samples_back(denoiser):
     batch = Batch.from_data_list([_data(s) for s in SMILES.values()] * 16)
     state, topo = clean_state(batch, 4)
     opt = torch.optim.Adam(model.denoiser.parameters(), lr=2e-3)
-    for _ in range(400):
+    for _ in range(1500):
         loss = model.process.loss(model.denoiser, state, topo)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
-    sizes = torch.tensor([9, 6] * 6)
+    sizes = torch.tensor(list(SMILES) * 6)
     arrays = model.sample_arrays(sizes, 50, torch.Generator().manual_seed(0))
     got = [canonical_smiles(m) for m in arrays_to_mols(arrays)]
     expected = [canonical_smiles(Chem.MolFromSmiles(SMILES[int(n)])) for n in sizes]

@@ -67,7 +67,8 @@ def train(cfg: Config, resume: str | None = None) -> Path:
     )
     last = out / "checkpoints" / "last.ckpt"
     resume = resume or (str(last) if last.exists() else None)
-    trainer.fit(system, datamodule=dm, ckpt_path=resume)
+    trainer.fit(system, datamodule=dm, ckpt_path=resume, weights_only=False)  # our own checkpoints carry RNG state
+    trainer.save_checkpoint(last)  # also when stopped by max_time, so the next chunk resumes here
     path = out / "model.pt"
     if trainer.is_global_zero:
         system.export().cpu().save(path)

@@ -79,8 +79,7 @@ class DiffusionSystem(pl.LightningModule):
 
     def configure_optimizers(self):
         t = self.cfg.train
-        return torch.optim.AdamW(self.net.denoiser.parameters(), lr=t.lr, weight_decay=t.weight_decay,
-                                 amsgrad=True)
+        return torch.optim.AdamW(self.net.denoiser.parameters(), lr=t.lr, weight_decay=t.weight_decay)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
