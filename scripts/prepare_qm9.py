@@ -10,7 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from moldiff.datasets.qm9 import DEFAULT_CACHE_PATH, prepare_qm9  # noqa: E402
+from moldiff.datasets.qm9 import DEFAULT_CACHE_PATH  # noqa: E402
+from moldiff.datasets.qm9_prepare import prepare_qm9  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,8 @@ import pytest
 from moldiff.chem.build import build_molecule, canonical_smiles
 from moldiff.chem.metrics import evaluate_molecules
 from moldiff.chem.stability import atom_stability
-from moldiff.datasets.qm9 import (
-    SPLIT_SIZES,
-    load_qm9,
+from moldiff.datasets.qm9 import SPLIT_SIZES, load_qm9
+from moldiff.datasets.qm9_prepare import (
     parse_elements,
     parse_mathematica_number,
     parse_xyz,
