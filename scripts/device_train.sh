@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# One training chunk on a borrowed GPU machine (see BENCHMARKS.md / issue notes).
-# Usage: bash scripts/device_train.sh CONFIG MINUTES [overrides...]
-# Expects .carry/qm9.npz; resumes from .carry/ckpt.part* (packed by moldiff.training.portable)
-# or from a run folder left on a warm machine. Writes packed checkpoint, EMA weights and logs to $OUT.
+# One training chunk on a borrowed GPU machine, resumable across chunks and machines.
+# Usage (from the repository root): bash [CODE/]scripts/device_train.sh CONFIG MINUTES [overrides...]
+# The code is taken from the folder this script lives in (so a frozen copy can be used);
+# data from .carry/qm9.npz; the run lives in runs/device and, on a fresh machine, is restored
+# from .carry/ckpt.part* (shards written by moldiff.training.portable.pack).
+# Writes the packed checkpoint, fp16 EMA weights and the CSV log to $OUT.
 set -euo pipefail
 CONFIG=$1; MINUTES=$2; shift 2
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-RUN=runs/device
-mkdir -p data/cache $RUN/checkpoints
-[ -f data/cache/qm9.npz ] || cp .carry/qm9.npz data/cache/qm9.npz
-if [ ! -f $RUN/checkpoints/last.ckpt ] && ls .carry/ckpt.part* >/dev/null 2>&1; then
-  python3 -c "from moldiff.training.portable import unpack; unpack('.carry', '$RUN/checkpoints/last.ckpt')"
+CODE=$(cd "$(dirname "$0")/.." && pwd)
+REPO=$PWD
+export PYTHONPATH=$CODE${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+RUN=$REPO/runs/device
+mkdir -p "$REPO/data/cache" "$RUN/checkpoints"
+[ -f "$REPO/data/cache/qm9.npz" ] || cp "$REPO/.carry/qm9.npz" "$REPO/data/cache/qm9.npz"
+if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$REPO"/.carry/ckpt.part* >/dev/null 2>&1; then
+  python3 -c "from moldiff.training.portable import unpack; unpack('$REPO/.carry', '$RUN/checkpoints/last.ckpt')"
 fi
-python3 scripts/train.py --config "$CONFIG" train.out_dir=$RUN train.max_time_minutes=$MINUTES \
-  train.max_steps=10000000 "$@" 2>&1 | tr '\r' '\n' | grep -v -E "it/s|s/it" || true
+python3 "$CODE/scripts/train.py" --config "$CODE/$CONFIG" train.out_dir="$RUN" data.path="$REPO/data/cache/qm9.npz" \
+  train.max_time_minutes="$MINUTES" train.max_steps=10000000 "$@" 2>&1 | tr '\r' '\n' | grep -v -E "it/s|s/it|^\s*$" || true
 OUT=${OUT:-/tmp/out}
 python3 - <<PY
 import shutil, torch
@@ -24,8 +28,8 @@ pack(run / "checkpoints" / "last.ckpt", out)
 m = torch.load(run / "model.pt", weights_only=False)
 m["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in m["state_dict"].items()}
 torch.save(m, out / "model_fp16.pt")
-logs = sorted((run / "logs").glob("version_*/metrics.csv"))
-for i, p in enumerate(logs):
-    shutil.copy(p, out / f"metrics_{i}.csv")
+logs = sorted((run / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+if logs:
+    shutil.copy(logs[-1], out / "metrics.csv")
 print("packed", sorted(p.name for p in out.iterdir()))
 PY
