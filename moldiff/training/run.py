@@ -6,6 +6,7 @@ restarted with the same out_dir resumes from ``last.ckpt``. The EMA weights are 
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,19 @@ def train_smiles(arrays) -> set[str]:
     return set(arrays.smiles[arrays.split_indices("train")].tolist())
 
 
+class WallClockStop(pl.Callback):
+    """Stop after ``minutes`` of wall time in *this* process (unlike Lightning's ``max_time``,
+    whose elapsed time is restored on resume), so that each resumed chunk gets its own budget."""
+
+    def __init__(self, minutes: float):
+        self.seconds = 60.0 * minutes
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if time.monotonic() - self.start > self.seconds:
+            trainer.should_stop = True
+
+
 def train(cfg: Config, resume: str | None = None) -> Path:
     """Train (or resume) and export the EMA model; returns the exported weights path."""
     pl.seed_everything(cfg.train.seed, workers=True)
@@ -56,14 +70,14 @@ def train(cfg: Config, resume: str | None = None) -> Path:
     t = cfg.train
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every_n_steps,
                            save_top_k=0 if t.val_every_n_steps <= 0 else 1, monitor="val/loss" if t.val_every_n_steps > 0 else None)
-    max_time = {"minutes": t.max_time_minutes} if t.max_time_minutes else None
     trainer = pl.Trainer(
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
-        precision=t.precision, max_steps=t.max_steps, max_time=max_time, gradient_clip_val=t.grad_clip,
+        precision=t.precision, max_steps=t.max_steps, gradient_clip_val=t.grad_clip,
         val_check_interval=t.val_every_n_steps if t.val_every_n_steps > 0 else None,
         check_val_every_n_epoch=None, limit_val_batches=0 if t.val_every_n_steps <= 0 else 20,
         num_sanity_val_steps=0, logger=CSVLogger(out, name="logs"), log_every_n_steps=t.log_every_n_steps,
-        callbacks=[ckpt, TQDMProgressBar(refresh_rate=20)], enable_model_summary=False,
+        callbacks=[ckpt, TQDMProgressBar(refresh_rate=20), *([WallClockStop(t.max_time_minutes)] if t.max_time_minutes else [])],
+        enable_model_summary=False,
     )
     last = out / "checkpoints" / "last.ckpt"
     resume = resume or (str(last) if last.exists() else None)
