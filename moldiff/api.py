@@ -64,12 +64,16 @@ def _from_lightning(ckpt: dict) -> MolDiffModel:
     return model
 
 
-def arrays_to_mols(arrays: Sequence[MolArrays]) -> list:
+def arrays_to_mols(arrays: Sequence[MolArrays], explicit_h: bool = True) -> list:
     """Build RDKit molecules (unsanitized if invalid; bonds from the model when modelled,
-    else from geometry) with a ``moldiff_valid`` flag property."""
+    else from geometry) with a ``moldiff_valid`` flag property.
+
+    ``explicit_h``: the model generates hydrogens (QM9 with H), so RDKit must not add any;
+    heavy-atom models pass False and valences are completed with implicit hydrogens.
+    """
     mols = []
     for a in arrays:
-        mol = build_molecule(a.elements, a.pos, a.charges, a.bonds)
+        mol = build_molecule(a.elements, a.pos, a.charges, a.bonds, explicit_h=explicit_h)
         ok, err = sanitize_or_none(mol)
         out = ok if ok is not None else mol
         out.SetIntProp("moldiff_valid", int(ok is not None))
@@ -102,5 +106,5 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
         arrays = model.sample_arrays(sizes[start:start + batch_size], n_steps, gen, sampler, progress=progress)
-        mols += arrays_to_mols(arrays)
+        mols += arrays_to_mols(arrays, explicit_h="H" in model.vocab.elements)
     return mols

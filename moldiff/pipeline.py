@@ -52,7 +52,7 @@ class MolDiffModel(nn.Module):
         like = torch.zeros(1, device=device, dtype=next(self.denoiser.parameters()).dtype)
         state = reverse_loop(self.process, self.denoiser, SAMPLERS[sampler], topo, uniform_times(n_steps, device),
                              like, generator, progress=progress)
-        return split_state(self.process.decode(state), topo, self.vocab)
+        return split_state(state, topo, self.vocab)  # the loop ends on decoded classes
 
     def save(self, path: str | Path) -> None:
         """Write the compact weights file (atomically)."""

@@ -26,3 +26,13 @@ def float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(old)
+
+
+@pytest.fixture(scope="session")
+def small_qm9(tmp_path_factory):
+    """A 300-molecule QM9 cache (random sample over all splits) built from the qm9pack CSVs."""
+    from moldiff.datasets.qm9_prepare import prepare_qm9
+
+    path = tmp_path_factory.mktemp("qm9_small") / "qm9.npz"
+    prepare_qm9(path, num_workers=1, limit=300, verbose=False)
+    return path

@@ -39,11 +39,37 @@ class MoleculeDataset(torch.utils.data.Dataset):
                     num_nodes=len(types))
 
 
-class MoleculeDataModule(pl.LightningDataModule):
-    """Train/val/test loaders over one cached array set with fixed split indices."""
+class ShuffledBatches(torch.utils.data.Sampler):
+    """An endless stream of training batches: epoch e is a permutation drawn from (seed, e),
+    cut into full batches. Batch k of the stream depends only on (seed, k), so a run resumed
+    at step k (``start=k``) sees exactly the batches the uninterrupted run would have seen."""
 
-    def __init__(self, arrays, vocab: Vocab, batch_size: int, num_workers: int = 0, limit_train: int | None = None):
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0):
+        if n < batch_size:
+            raise ValueError(f"training set ({n} molecules) is smaller than one batch ({batch_size})")
+        self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
+        self.per_epoch = n // batch_size
+
+    def __iter__(self):
+        k = self.start
+        while True:
+            epoch, b = divmod(k, self.per_epoch)
+            perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+            for b in range(b, self.per_epoch):
+                yield perm[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+            k = (epoch + 1) * self.per_epoch
+
+
+class MoleculeDataModule(pl.LightningDataModule):
+    """Train/val/test loaders over one cached array set with fixed split indices.
+
+    Training is step-based (``max_steps``) over an endless stream of batches, so a resumed run
+    continues mid-epoch exactly (see :class:`ShuffledBatches`)."""
+
+    def __init__(self, arrays, vocab: Vocab, batch_size: int, num_workers: int = 0, limit_train: int | None = None,
+                 seed: int = 0, start_batch: int = 0):
         super().__init__()
+        self.seed, self.start_batch = seed, start_batch
         self.arrays, self.vocab = arrays, vocab
         self.batch_size, self.num_workers = batch_size, num_workers
         self.limit_train = limit_train
@@ -54,16 +80,21 @@ class MoleculeDataModule(pl.LightningDataModule):
             idx = idx[: self.limit_train]
         return MoleculeDataset(self.arrays, idx, self.vocab)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str) -> DataLoader:
         ds = self.dataset(split)
-        return DataLoader(ds, batch_size=min(self.batch_size, len(ds)), shuffle=shuffle, drop_last=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return DataLoader(ds, batch_size=min(self.batch_size, len(ds)), num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
+        """Endless shuffled batches starting at ``start_batch`` (the resumed step); the loader's
+        own generator keeps worker seeding off the global RNG, which holds the noise."""
+        ds = self.dataset("train")
+        batches = ShuffledBatches(len(ds), min(self.batch_size, len(ds)), self.seed, self.start_batch)
+        return DataLoader(ds, batch_sampler=batches, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, generator=torch.Generator().manual_seed(self.seed))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
+        return self._loader("test")

@@ -194,9 +194,3 @@ class JointDiffusion:
                  for k, p in self.nodes.items()}
         bond = None if self.bond is None else pred.bond.argmax(-1)
         return MolState(pos, nodes, bond)
-
-    def decode(self, state: MolState) -> MolState:
-        """Class indices for every field (argmax of EDM-mode Gaussian features)."""
-        nodes = {k: p.decode(state.nodes[k]) for k, p in self.nodes.items()}
-        bond = None if self.bond is None else self.bond.decode(state.bond)
-        return MolState(state.pos, nodes, bond)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
@@ -58,15 +59,19 @@ class WallClockStop(pl.Callback):
 
 def train(cfg: Config, resume: str | None = None) -> Path:
     """Train (or resume) and export the EMA model; returns the exported weights path."""
-    pl.seed_everything(cfg.train.seed, workers=True)
     arrays, vocab = load_dataset(cfg.data, cfg.process.aromatic)
+    pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
     out = Path(cfg.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.yaml")
     stats = dataset_statistics(arrays)
     system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"])
     system.train_smiles = train_smiles(arrays)
-    dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train)
+    last = out / "checkpoints" / "last.ckpt"
+    resume = resume or (str(last) if last.exists() else None)
+    start = torch.load(resume, map_location="cpu", weights_only=False)["global_step"] if resume else 0
+    dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train,
+                            cfg.train.seed, start_batch=start)
     t = cfg.train
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every_n_steps,
                            save_top_k=0 if t.val_every_n_steps <= 0 else 1, monitor="val/loss" if t.val_every_n_steps > 0 else None)
@@ -79,8 +84,6 @@ def train(cfg: Config, resume: str | None = None) -> Path:
         callbacks=[ckpt, TQDMProgressBar(refresh_rate=20), *([WallClockStop(t.max_time_minutes)] if t.max_time_minutes else [])],
         enable_model_summary=False,
     )
-    last = out / "checkpoints" / "last.ckpt"
-    resume = resume or (str(last) if last.exists() else None)
     trainer.fit(system, datamodule=dm, ckpt_path=resume, weights_only=False)  # our own checkpoints carry RNG state
     trainer.save_checkpoint(last)  # also when stopped by max_time, so the next chunk resumes here
     path = out / "model.pt"

@@ -19,7 +19,7 @@ from moldiff.processes.joint import clean_state
 from moldiff.vocab import Vocab
 
 
-def sample_metrics(arrays, train_smiles: set[str] | None) -> dict[str, float]:
+def sample_metrics(arrays, train_smiles: set[str] | None, explicit_h: bool = True) -> dict[str, float]:
     """Quality of sampled molecules: EDM stability always; validity, uniqueness and novelty
     when RDKit is installed (GPU training machines may lack it)."""
     from moldiff.chem.stability import atom_stability
@@ -31,7 +31,7 @@ def sample_metrics(arrays, train_smiles: set[str] | None) -> dict[str, float]:
         from moldiff.chem.metrics import evaluate_molecules
     except ImportError:
         return out
-    metrics = evaluate_molecules(arrays_to_mols(arrays), train_smiles)
+    metrics = evaluate_molecules(arrays_to_mols(arrays, explicit_h), train_smiles)
     for k in ("mol_stable_valence", "validity", "uniqueness", "validity_x_uniqueness", "novelty"):
         if metrics.get(k) is not None and np.isfinite(metrics[k]):
             out[k] = float(metrics[k])
@@ -82,7 +82,7 @@ class DiffusionSystem(pl.LightningModule):
         g = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed + self.global_step)
         sizes = model.sample_sizes(n, torch.Generator().manual_seed(self.global_step))
         arrays = model.sample_arrays(sizes, self.cfg.train.val_sample_steps, g)
-        self.log_dict({f"val/{k}": v for k, v in sample_metrics(arrays, self.train_smiles).items()}, sync_dist=True)
+        self.log_dict({f"val/{k}": v for k, v in sample_metrics(arrays, self.train_smiles, "H" in model.vocab.elements).items()}, sync_dist=True)
 
     def export(self) -> MolDiffModel:
         """A :class:`MolDiffModel` carrying the EMA weights (what gets shipped)."""

@@ -1,0 +1,98 @@
+"""Command-line smoke tests: prepare -> train -> sample -> evaluate, and one-line errors on bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rdkit import Chem
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(script: str, *args, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def assert_one_line_error(res: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(small_qm9, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    res = cli("train.py", "--config", "configs/tiny.yaml", f"data.path={small_qm9}", f"train.out_dir={out}",
+              "train.max_steps=4", "data.limit_train=16")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (out / "model.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
+    return out
+
+
+def test_sample_and_evaluate(trained, tmp_path):
+    sdf = tmp_path / "out" / "samples.sdf"
+    res = cli("sample.py", "--model", trained / "model.pt", "--n_samples", 5, "--n_steps", 4, "--seed", 1,
+              "--outfile", sdf, "--device", "cpu")
+    assert res.returncode == 0, res.stderr[-2000:]
+    mols = [m for m in Chem.SDMolSupplier(str(sdf), sanitize=False, removeHs=False)]
+    assert len(mols) == 5 and all(m.HasProp("moldiff_valid") for m in mols)
+    assert all(m.GetNumConformers() == 1 for m in mols)
+    res = cli("evaluate.py", sdf, "--out", tmp_path / "report")
+    assert res.returncode == 0, res.stderr[-2000:]
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["n_molecules"] == 5 and 0.0 <= metrics["atom_stable"] <= 1.0
+    assert "| validity |" in (tmp_path / "report" / "metrics.md").read_text()
+
+
+def test_seeded_sampling_is_reproducible_and_lightning_checkpoint_loads(trained, tmp_path):
+    outs = []
+    for name, model in [("a", trained / "model.pt"), ("b", trained / "model.pt"), ("c", trained / "checkpoints" / "last.ckpt")]:
+        res = cli("sample.py", "--model", model, "--n_samples", 3, "--n_steps", 3, "--seed", 7,
+                  "--outfile", tmp_path / f"{name}.sdf", "--device", "cpu")
+        assert res.returncode == 0, res.stderr[-2000:]
+        outs.append((tmp_path / f"{name}.sdf").read_text())
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_missing_checkpoint(tmp_path):
+    assert_one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", tmp_path / "x.sdf"), "nope.pt")
+    assert not (tmp_path / "x.sdf").exists()
+
+
+def test_corrupt_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert_one_line_error(cli("sample.py", "--model", bad, "--outfile", tmp_path / "x.sdf"), "bad.pt")
+
+
+def test_unknown_config_key(tmp_path):
+    res = cli("train.py", "--config", "configs/tiny.yaml", "train.learning_rate=1", f"train.out_dir={tmp_path}")
+    assert_one_line_error(res, "learning_rate")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model:\n  nmae: egnn\n")
+    assert_one_line_error(cli("train.py", "--config", cfg), "nmae", "c.yaml")
+    assert_one_line_error(cli("train.py", "--config", tmp_path / "missing.yaml"), "missing.yaml")
+
+
+def test_missing_dataset_cache(tmp_path):
+    res = cli("train.py", "--config", "configs/tiny.yaml", f"data.path={tmp_path}/none.npz", f"train.out_dir={tmp_path}")
+    assert_one_line_error(res, "none.npz", "prepare_qm9.py")
+
+
+def test_corrupt_and_missing_sdf(tmp_path):
+    bad = tmp_path / "bad.sdf"
+    bad.write_text("this is\nnot a molfile\n$$$$\n")
+    assert_one_line_error(cli("evaluate.py", bad), "bad.sdf")
+    assert_one_line_error(cli("evaluate.py", tmp_path / "none.sdf"), "none.sdf")
+
+
+def test_existing_output_survives_failed_run(tmp_path):
+    out = tmp_path / "keep.sdf"
+    out.write_text("precious")
+    assert_one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", out))
+    assert out.read_text() == "precious"
