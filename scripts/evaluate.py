@@ -24,8 +24,13 @@ def main() -> None:
     table = format_table(metrics)
     _write(out / "metrics.json", json.dumps(metrics, indent=2))
     _write(out / "metrics.md", table + "\n")
+    from moldiff.chem.build import canonical_smiles
+    from moldiff.chem.draw import grid_png
+
+    valid = [m for m in mols if canonical_smiles(m) is not None]
+    grid_png(valid, out / "molecules.png", legends=[canonical_smiles(m) for m in valid[:24]])
     print(table)
-    print(f"wrote {out / 'metrics.json'} and {out / 'metrics.md'}")
+    print(f"wrote {out / 'metrics.json'}, {out / 'metrics.md'} and {out / 'molecules.png'} (first 24 valid molecules)")
 
 
 def _train_smiles(path: str | None):

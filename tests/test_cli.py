@@ -49,6 +49,24 @@ def test_sample_and_evaluate(trained, tmp_path):
     assert "| validity |" in (tmp_path / "report" / "metrics.md").read_text()
 
 
+def test_evaluate_draws_valid_molecules(tmp_path):
+    from moldiff.chem.io import write_sdf
+    from rdkit.Chem import AllChem
+
+    mols = []
+    for smi in ["CCO", "c1ccccc1O", "CC(=O)N"]:
+        m = Chem.AddHs(Chem.MolFromSmiles(smi))
+        AllChem.EmbedMolecule(m, randomSeed=1)
+        mols.append(m)
+    write_sdf(mols, tmp_path / "ref.sdf")
+    res = cli("evaluate.py", tmp_path / "ref.sdf", "--out", tmp_path / "r")
+    assert res.returncode == 0, res.stderr[-2000:]
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["validity"] == 1.0 and metrics["uniqueness"] == 1.0
+    png = (tmp_path / "r" / "molecules.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
 def test_seeded_sampling_is_reproducible_and_lightning_checkpoint_loads(trained, tmp_path):
     outs = []
     for name, model in [("a", trained / "model.pt"), ("b", trained / "model.pt"), ("c", trained / "checkpoints" / "last.ckpt")]:
