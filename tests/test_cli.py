@@ -114,3 +114,13 @@ def test_existing_output_survives_failed_run(tmp_path):
     out.write_text("precious")
     assert_one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", out))
     assert out.read_text() == "precious"
+
+
+def test_evaluate_nll(trained, small_qm9):
+    res = cli("evaluate_nll.py", "--model", trained / "model.pt", "--data", small_qm9, "--n", 6, "--T", 50,
+              "--device", "cpu")
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads(res.stdout[: res.stdout.rindex("}") + 1])
+    assert summary["meta"]["n"] == 6
+    parts = sum(summary[k]["mean"] for k in ("prior", "diffusion", "reconstruction"))
+    assert abs(parts - summary["nll"]["mean"]) < 1e-6 * max(1.0, abs(parts))
