@@ -68,6 +68,7 @@ class TrainCfg:
     ckpt_every_n_steps: int = 2000
     out_dir: str = "runs/qm9"
     log_every_n_steps: int = 50
+    init_weights: str | None = None  # warm start (weights and EMA) from a model name or file when not resuming
 
 
 @dataclass

@@ -47,3 +47,11 @@ def test_variants_train_and_sample(small_qm9, tmp_path, variant):
     assert len(mols) == 3 and all(m.GetNumAtoms() > 0 for m in mols)
     if "data.remove_h=true" in variant:
         assert all(a.GetSymbol() != "H" for m in mols for a in m.GetAtoms())
+
+
+def test_warm_start_from_weights(small_qm9, tmp_path):
+    first = train(_cfg(small_qm9, tmp_path / "a", "train.max_steps=2"))
+    second = train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=0", f"train.init_weights={first}"))
+    a, b = _weights(first), _weights(second)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)

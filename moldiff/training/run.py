@@ -65,10 +65,16 @@ def train(cfg: Config, resume: str | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.yaml")
     stats = dataset_statistics(arrays)
-    system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"])
-    system.train_smiles = train_smiles(arrays)
     last = out / "checkpoints" / "last.ckpt"
     resume = resume or (str(last) if last.exists() else None)
+    system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"])
+    system.train_smiles = train_smiles(arrays)
+    if cfg.train.init_weights and not resume:
+        from moldiff.api import load_model
+
+        init = load_model(cfg.train.init_weights).denoiser.state_dict()
+        system.net.denoiser.load_state_dict(init)
+        system.ema.module.load_state_dict(init)
     start = torch.load(resume, map_location="cpu", weights_only=False)["global_step"] if resume else 0
     dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train,
                             cfg.train.seed, start_batch=start)

@@ -1,0 +1,45 @@
+"""Plot a training log (Lightning CSV): loss and validation molecule stability vs. step.
+
+python scripts/plot_training.py docs/qm9_training_log.csv --out docs/qm9_training_curve.png
+"""
+import argparse
+
+from moldiff.cli import run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("csv", nargs="+", help="metrics.csv files (concatenated in order)")
+    ap.add_argument("--out", default="training_curve.png")
+    args = ap.parse_args()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    d = pd.concat([pd.read_csv(p) for p in args.csv], ignore_index=True)
+    train = d.dropna(subset=["train/loss"])
+    val = d.dropna(subset=["val/loss"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(train["step"], train["train/loss"].rolling(10, min_periods=1).mean(), label="train (rolling mean of 10 logs)")
+    ax1.plot(val["step"], val["val/loss"], "o-", label="validation (EMA weights)")
+    ax1.set(xlabel="optimizer step", ylabel="weighted loss", title="loss")
+    ax1.legend()
+    for key, label in [("val/mol_stable", "molecule stability"), ("val/atom_stable", "atom stability"),
+                       ("val/validity", "validity")]:
+        if key in val and val[key].notna().any():
+            ax2.plot(val["step"], 100 * val[key], "o-", label=label)
+    ax2.set(xlabel="optimizer step", ylabel="%", ylim=(0, 100), title="samples during training (EDM distance rule)")
+    ax2.legend()
+    fig.tight_layout()
+    tmp = args.out + ".tmp.png"
+    fig.savefig(tmp, dpi=120)
+    import os
+
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    run(main)
