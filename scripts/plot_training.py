@@ -18,7 +18,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    d = pd.concat([pd.read_csv(p) for p in args.csv], ignore_index=True)
+    d = pd.concat([_read_log(pd, p) for p in args.csv], ignore_index=True)
     train = d.dropna(subset=["train/loss"])
     val = d.dropna(subset=["val/loss"])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -39,6 +39,19 @@ def main() -> None:
 
     os.replace(tmp, args.out)
     print(f"wrote {args.out}")
+
+
+def _read_log(pd, path: str):
+    """One Lightning CSV log; a one-line error naming the file if it is not one."""
+    try:
+        d = pd.read_csv(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a CSV training log ({str(e).splitlines()[0]})") from None
+    if not {"step", "train/loss", "val/loss"} <= set(d.columns):
+        raise ValueError(f"{path}: not a training log (needs step, train/loss and val/loss columns)")
+    return d
 
 
 if __name__ == "__main__":
