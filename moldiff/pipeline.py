@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -70,7 +69,3 @@ class MolDiffModel(nn.Module):
         model.denoiser.load_state_dict(payload["state_dict"])
         return model
 
-
-def size_histogram(num_atoms: np.ndarray) -> list[float]:
-    """Counts of molecules per atom number, indexed by atom number."""
-    return np.bincount(np.asarray(num_atoms, dtype=np.int64)).astype(float).tolist()

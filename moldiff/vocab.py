@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 #: Bond classes on every ligand atom pair; index 0 means "no bond".
 BOND_NONE, BOND_SINGLE, BOND_DOUBLE, BOND_TRIPLE, BOND_AROMATIC = range(5)
-BOND_ORDERS: dict[int, float] = {BOND_SINGLE: 1.0, BOND_DOUBLE: 2.0, BOND_TRIPLE: 3.0, BOND_AROMATIC: 1.5}
 
 
 @dataclass(frozen=True)

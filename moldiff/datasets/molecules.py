@@ -67,9 +67,9 @@ class MoleculeDataModule(pl.LightningDataModule):
     continues mid-epoch exactly (see :class:`ShuffledBatches`)."""
 
     def __init__(self, arrays, vocab: Vocab, batch_size: int, num_workers: int = 0, limit_train: int | None = None,
-                 seed: int = 0, start_batch: int = 0):
+                 seed: int = 0):
         super().__init__()
-        self.seed, self.start_batch = seed, start_batch
+        self.seed = seed
         self.arrays, self.vocab = arrays, vocab
         self.batch_size, self.num_workers = batch_size, num_workers
         self.limit_train = limit_train
@@ -86,10 +86,11 @@ class MoleculeDataModule(pl.LightningDataModule):
                           persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
-        """Endless shuffled batches starting at ``start_batch`` (the resumed step); the loader's
-        own generator keeps worker seeding off the global RNG, which holds the noise."""
+        """Endless shuffled batches starting at the trainer's (restored) step; the loader's own
+        generator keeps worker seeding off the global RNG, which holds the noise."""
         ds = self.dataset("train")
-        batches = ShuffledBatches(len(ds), min(self.batch_size, len(ds)), self.seed, self.start_batch)
+        start = self.trainer.global_step if self.trainer is not None else 0
+        batches = ShuffledBatches(len(ds), min(self.batch_size, len(ds)), self.seed, start)
         return DataLoader(ds, batch_sampler=batches, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0, generator=torch.Generator().manual_seed(self.seed))
 

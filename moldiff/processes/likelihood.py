@@ -66,11 +66,9 @@ def nll_terms(process: JointDiffusion, model: Denoiser, x0: MolState, topo: Topo
     t, s = k.to(x0.pos.dtype) / T, (k - 1).to(x0.pos.dtype) / T
     x_t, _ = process.q_sample(x0, topo, t, generator)
     pred = process.predict(model, x_t, topo, t)
-    x0_hat = remove_com(pred.pos, b, G, topo.move)
-    sq = ((x0.pos - x0_hat) ** 2).sum(-1)
     post = gaussian_posterior(sch, x0.pos, x_t.pos, s[b], t[b])
-    coef = sch.alpha(s[b]) * (1 - sch.alpha_bar(t[b]) / sch.alpha_bar(s[b])) / (sch.sigma(t[b]) ** 2)
-    diff = _per_graph(coef ** 2 * sq / (2 * post.var[:, 0]), b, G)
+    post_hat = gaussian_posterior(sch, remove_com(pred.pos, b, G, topo.move), x_t.pos, s[b], t[b])
+    diff = _per_graph(((post.mean - post_hat.mean) ** 2).sum(-1) / (2 * post.var[:, 0]), b, G)
     for key, p in process.nodes.items():
         diff = diff + _per_graph(_categorical_kl(p, x0.nodes[key], x_t.nodes[key], pred.nodes[key], s[b], t[b]), b, G)
     if process.bond is not None:

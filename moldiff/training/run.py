@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
@@ -75,9 +74,8 @@ def train(cfg: Config, resume: str | None = None) -> Path:
         init = load_model(cfg.train.init_weights).denoiser.state_dict()
         system.net.denoiser.load_state_dict(init)
         system.ema.module.load_state_dict(init)
-    start = torch.load(resume, map_location="cpu", weights_only=False)["global_step"] if resume else 0
     dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train,
-                            cfg.train.seed, start_batch=start)
+                            cfg.train.seed)
     t = cfg.train
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every_n_steps,
                            save_top_k=0 if t.val_every_n_steps <= 0 else 1, monitor="val/loss" if t.val_every_n_steps > 0 else None)

@@ -53,10 +53,10 @@ class DiffusionSystem(pl.LightningModule):
     def process(self):
         return self.net.process
 
-    def _losses(self, batch, model) -> dict[str, torch.Tensor]:
+    def _losses(self, batch, model, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         nb = None if self.process.bond is None else self.process.bond.num_classes
         state, topo = clean_state(batch, nb)
-        return self.process.loss(model, state, topo)
+        return self.process.loss(model, state, topo, generator=generator)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         losses = self._losses(batch, self.net.denoiser)
@@ -69,9 +69,7 @@ class DiffusionSystem(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         g = torch.Generator(device=self.device).manual_seed(1000 + batch_idx)
-        nb = None if self.process.bond is None else self.process.bond.num_classes
-        state, topo = clean_state(batch, nb)
-        losses = self.process.loss(self.ema.module, state, topo, generator=g)
+        losses = self._losses(batch, self.ema.module, g)
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, sync_dist=True, batch_size=batch.num_graphs)
 
     def on_validation_epoch_end(self) -> None:
