@@ -52,6 +52,10 @@ class ModelCfg:
 class TrainCfg:
     seed: int = 0
     lr: float = 3.0e-4
+    lr_warmup_steps: int = 0  # linear warm-up from 0 to lr
+    lr_decay_start: int | None = None  # step at which a cosine decay to lr_min begins (None: constant lr)
+    lr_decay_steps: int = 0  # length of the cosine decay; lr_min afterwards
+    lr_min: float = 0.0
     weight_decay: float = 1.0e-12
     ema_decay: float = 0.999
     grad_clip: float = 1.0

@@ -28,14 +28,18 @@ def split_state(state: MolState, topo: Topology, vocab: Vocab) -> list[MolArrays
     charges = np.asarray(vocab.charges)[state.nodes["charge"].cpu().numpy()]
     pairs = topo.pair_index.cpu().numpy()
     bond = None if state.bond is None else state.bond.cpu().numpy()
-    pair_graph = topo.batch.cpu().numpy()[pairs[0]] if pairs.size else np.zeros(0, dtype=int)
+    if bond is not None:  # bonded pairs grouped by molecule, so each molecule takes one slice
+        sel = np.flatnonzero(bond > 0)
+        graph = topo.batch.cpu().numpy()[pairs[0, sel]]
+        sel = sel[np.argsort(graph, kind="stable")]
+        cut = np.searchsorted(np.sort(graph), np.arange(topo.num_graphs + 1))
     out = []
     for g in range(topo.num_graphs):
         a, b = ptr[g], ptr[g + 1]
         bonds = None
         if bond is not None:
-            sel = (pair_graph == g) & (bond > 0)
-            bonds = np.stack([pairs[0, sel] - a, pairs[1, sel] - a, bond[sel]], axis=1).astype(np.int64)
+            k = sel[cut[g]:cut[g + 1]]
+            bonds = np.stack([pairs[0, k] - a, pairs[1, k] - a, bond[k]], axis=1).astype(np.int64)
         out.append(MolArrays([vocab.elements[k] for k in types[a:b]], pos[a:b].astype(np.float64),
                              charges[a:b].astype(np.int64), bonds))
     return out

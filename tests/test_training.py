@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from moldiff.api import load_model, sample
-from moldiff.config import load_config
+from moldiff.config import TrainCfg, load_config
 from moldiff.training.run import train
+from moldiff.training.system import learning_rate
 
 
 def _cfg(cache, out, *extra):
@@ -26,9 +27,10 @@ def one_thread():
 
 
 def test_resume_is_exact(small_qm9, tmp_path, one_thread):
-    straight = train(_cfg(small_qm9, tmp_path / "a", "train.max_steps=6"))
-    train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=3"))
-    resumed = train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=6"))  # picks up last.ckpt
+    sched = ["train.lr_warmup_steps=2", "train.lr_decay_start=3", "train.lr_decay_steps=2", "train.lr_min=1.0e-5"]
+    straight = train(_cfg(small_qm9, tmp_path / "a", "train.max_steps=6", *sched))
+    train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=3", *sched))
+    resumed = train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=6", *sched))  # picks up last.ckpt
     a, b = _weights(straight), _weights(resumed)
     assert a.keys() == b.keys()
     for k in a:
@@ -55,3 +57,27 @@ def test_warm_start_from_weights(small_qm9, tmp_path):
     a, b = _weights(first), _weights(second)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_learning_rate_schedule():
+    t = TrainCfg(lr=1.0, lr_warmup_steps=4, lr_decay_start=10, lr_decay_steps=10, lr_min=0.1)
+    assert [learning_rate(k, t) for k in (0, 1, 3, 9, 10)] == [0.25, 0.5, 1.0, 1.0, 1.0]
+    assert learning_rate(15, t) == pytest.approx(0.55)  # cosine midpoint
+    assert learning_rate(20, t) == pytest.approx(0.1) and learning_rate(10**6, t) == pytest.approx(0.1)
+    assert learning_rate(123, TrainCfg(lr=3e-4)) == 3e-4
+
+
+def _raw_weights(out):
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("net.denoiser.")}
+
+
+def test_schedule_drives_the_optimizer(small_qm9, tmp_path, one_thread):
+    """A decay to lr 0 after the first step freezes the trained weights at their one-step values."""
+    train(_cfg(small_qm9, tmp_path / "a", "train.max_steps=1"))
+    train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=3", "train.lr_decay_start=0", "train.lr_decay_steps=1"))
+    train(_cfg(small_qm9, tmp_path / "c", "train.max_steps=0"))
+    a, b, init = _raw_weights(tmp_path / "a"), _raw_weights(tmp_path / "b"), _raw_weights(tmp_path / "c")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    assert any(not torch.equal(v, init[k]) for k, v in a.items())  # the first step did train

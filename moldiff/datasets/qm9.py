@@ -64,7 +64,7 @@ class QM9Arrays:
     smiles: np.ndarray  # str [M]
     qm9_index: np.ndarray  # int32 [M]
     split: np.ndarray  # uint8 [M]: 0 train, 1 val, 2 test
-    properties: dict[str, np.ndarray]  # float32 [M] each
+    properties: dict[str, np.ndarray]  # float32 [M] each; caches trimmed for transfer may omit them
     vocab: Vocab
     num_bond_types: int = 4
     atom_offsets: np.ndarray = field(init=False, repr=False)
@@ -150,7 +150,7 @@ def load_qm9(path: str | os.PathLike = DEFAULT_CACHE_PATH, remove_h: bool = Fals
         smiles=data["smiles"],
         qm9_index=data["qm9_index"],
         split=data["split"],
-        properties={name: data[f"prop_{name}"] for name in PROPERTIES},
+        properties={name: data[f"prop_{name}"] for name in PROPERTIES if f"prop_{name}" in data},
         vocab=QM9_VOCAB,
     )
     if aromatic:

@@ -6,6 +6,7 @@ that a resumed run continues exactly.
 """
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -38,6 +39,17 @@ def sample_metrics(arrays, train_smiles: set[str] | None, explicit_h: bool = Tru
     return out
 
 
+def learning_rate(step: int, t) -> float:
+    """Learning rate at optimizer step ``step`` for a :class:`~moldiff.config.TrainCfg`: linear warm-up,
+    constant, then an optional cosine decay to ``lr_min``. A pure function of the step, so resumed
+    and warm-started runs (whose optimizer carries no scheduler state) follow the same curve."""
+    lr = t.lr * min(1.0, (step + 1) / t.lr_warmup_steps) if t.lr_warmup_steps > 0 else t.lr
+    if t.lr_decay_start is None or step < t.lr_decay_start:
+        return lr
+    frac = min(1.0, (step - t.lr_decay_start) / max(t.lr_decay_steps, 1))
+    return t.lr_min + (lr - t.lr_min) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
 class DiffusionSystem(pl.LightningModule):
     """Trains ``net.denoiser`` under ``net.process``; keeps an EMA copy used for validation and export."""
 
@@ -58,10 +70,16 @@ class DiffusionSystem(pl.LightningModule):
         state, topo = clean_state(batch, nb)
         return self.process.loss(model, state, topo, generator=generator)
 
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        lr = learning_rate(self.global_step, self.cfg.train)
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = lr
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         losses = self._losses(batch, self.net.denoiser)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, batch_size=batch.num_graphs)
         self.log("loss", losses["loss"], prog_bar=True, logger=False, batch_size=batch.num_graphs)
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=batch.num_graphs)
         return losses["loss"]
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
