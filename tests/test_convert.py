@@ -23,3 +23,19 @@ def test_split_state_assigns_bonds_to_their_molecules():
     assert [m.charges.tolist() for m in mols] == [[0, 0], [0], [1, 0, -1], [0, 0]]
     np.testing.assert_array_equal(mols[2].pos, pos[3:6].numpy())
     assert [sorted(map(tuple, m.bonds.tolist())) for m in mols] == [[(0, 1, 1)], [], [(0, 2, 2), (1, 2, 3)], [(0, 1, 1)]]
+
+
+def test_pack_unpack_round_trip(tmp_path):
+    from moldiff.convert import MolArrays, pack_arrays, unpack_arrays
+
+    rng = np.random.default_rng(0)
+    mols = [MolArrays(["C", "O", "H"], rng.normal(size=(3, 3)), np.array([0, -1, 0]), np.array([[0, 1, 1], [0, 2, 1]])),
+            MolArrays(["N"], rng.normal(size=(1, 3)), np.array([1]), np.zeros((0, 3), dtype=np.int64))]
+    np.savez_compressed(tmp_path / "s.npz", **pack_arrays(mols))
+    back = unpack_arrays(np.load(tmp_path / "s.npz"))
+    assert len(back) == 2
+    for a, b in zip(mols, back):
+        assert a.elements == b.elements
+        np.testing.assert_allclose(a.pos, b.pos, atol=1e-6)  # stored as float32
+        np.testing.assert_array_equal(a.charges, b.charges)
+        np.testing.assert_array_equal(a.bonds.reshape(-1, 3), b.bonds)

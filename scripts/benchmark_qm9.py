@@ -1,0 +1,170 @@
+"""QM9 sample-quality and sampling-speed benchmark: many samples at several step counts.
+
+    python scripts/benchmark_qm9.py --model qm9 --n_samples 10000 --steps 50 100 250 500 1000 --out outputs/bench_qm9
+
+Samples every step count with the same seed, timing each run (molecules/s, batch size, device),
+and saves the molecules as compact arrays (``samples_<steps>.npz``). It then evaluates them with
+RDKit (stability, validity, uniqueness, novelty against the QM9 training split) beside the QM9
+test split under the same code and EDM's published figures, and writes ``results.json``,
+``results.md``, ``quality_vs_steps.png`` and a grid of molecules. ``--skip_eval`` only samples
+(GPU machines without RDKit); ``--eval_only`` only evaluates saved samples. Prints JSON and a table.
+"""
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+from moldiff.cli import run
+
+#: EDM (Hoogeboom et al. 2022, Table 1), QM9 with hydrogens, 1000 steps.
+EDM_PUBLISHED = {"atom_stable": 0.987, "mol_stable": 0.820, "validity": 0.919, "validity_x_uniqueness": 0.907}
+COLUMNS = [("atom_stable", "atom stable"), ("mol_stable", "mol stable"), ("mol_stable_valence", "mol stable (model bonds)"),
+           ("validity", "validity"), ("validity_x_uniqueness", "V×U"), ("uniqueness", "uniqueness"), ("novelty", "novelty")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="qm9", help="shipped model name or weights/checkpoint path")
+    ap.add_argument("--n_samples", type=int, default=10000)
+    ap.add_argument("--steps", type=int, nargs="+", default=[50, 100, 250, 500, 1000])
+    ap.add_argument("--batch_size", type=int, default=2500)
+    ap.add_argument("--sampler", default="ancestral")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    ap.add_argument("--data", default="data/cache/qm9.npz", help="QM9 cache (training SMILES and test-split reference)")
+    ap.add_argument("--out", default="outputs/bench_qm9")
+    ap.add_argument("--skip_eval", action="store_true", help="sample and save only (no RDKit needed)")
+    ap.add_argument("--eval_only", action="store_true", help="evaluate samples already saved in --out")
+    args = ap.parse_args()
+    if args.n_samples < 1 or args.batch_size < 1 or min(args.steps) < 1:
+        raise ValueError("--n_samples, --batch_size and --steps must be positive")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.eval_only:
+        _sample(args, out)
+    if not args.skip_eval:
+        _evaluate(args, out)
+
+
+def _sample(args, out: Path) -> None:
+    import numpy as np
+    import torch
+
+    from moldiff.api import load_model
+    from moldiff.benchmark import timed_sampling
+    from moldiff.convert import pack_arrays
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(args.model, device)
+    for n_steps in args.steps:
+        arrays, timing = timed_sampling(model, args.n_samples, n_steps, args.batch_size, args.seed, args.sampler)
+        tmp = out / f"samples_{n_steps}.tmp.npz"
+        np.savez_compressed(tmp, **pack_arrays(arrays))
+        os.replace(tmp, out / f"samples_{n_steps}.npz")
+        _write(out / f"timing_{n_steps}.json", json.dumps({"model": str(args.model), "explicit_h": "H" in model.vocab.elements, **timing.to_dict()}, indent=2))
+        print(f"{n_steps} steps: {timing.n_samples} molecules in {timing.seconds:.1f} s = "
+              f"{timing.molecules_per_s:.1f} molecules/s (batch {timing.batch_size}, {timing.device})", flush=True)
+
+
+def _evaluate(args, out: Path) -> None:
+    import numpy as np
+
+    from moldiff.benchmark import evaluate_arrays
+    from moldiff.convert import MolArrays, unpack_arrays
+    from moldiff.datasets.qm9 import load_qm9
+    from moldiff.training.run import train_smiles
+
+    data = load_qm9(args.data)
+    train = train_smiles(data)
+    rows = []
+    for n_steps in args.steps:
+        path = out / f"samples_{n_steps}.npz"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no saved samples for {n_steps} steps (run without --eval_only first)")
+        arrays = unpack_arrays(np.load(path))
+        timing = json.loads((out / f"timing_{n_steps}.json").read_text())
+        metrics = evaluate_arrays(arrays, timing["explicit_h"], train)
+        rows.append({"name": f"moldiff, {n_steps} steps", "steps": n_steps, **metrics, "timing": timing})
+        print(f"evaluated {path.name}", flush=True)
+    elements = np.asarray(data.vocab.elements)
+    test = []
+    for i in data.split_indices("test"):
+        pos, types, charges, bonds = data.molecule(int(i))
+        test.append(MolArrays(elements[types].tolist(), pos.astype(np.float64), charges, bonds))
+    rows.append({"name": "QM9 test split (same code)", "steps": None, **evaluate_arrays(test, True, train)})
+    rows.append({"name": "EDM (published, 1000 steps)", "steps": 1000, **EDM_PUBLISHED})
+    table = _table(rows)
+    _write(out / "results.json", json.dumps(rows, indent=2))
+    _write(out / "results.md", table + "\n")
+    _plot(rows, out / "quality_vs_steps.png")
+    _grid(out, args.steps)
+    print(json.dumps(rows, indent=2))
+    print(table)
+
+
+def _pct(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f} %"
+
+
+def _table(rows: list[dict]) -> str:
+    head = ["samples", "n"] + [label for _, label in COLUMNS] + ["molecules/s", "batch", "device"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        t = r.get("timing", {})
+        cells = [r["name"], str(int(r["n_molecules"])) if "n_molecules" in r else "—"]
+        cells += [_pct(r.get(k)) for k, _ in COLUMNS]
+        cells += [f"{t['molecules_per_s']:.1f}" if t else "—", str(t.get("batch_size", "—")), t.get("device", "—")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ours = [r for r in rows if "timing" in r]
+    ref = {r["name"]: r for r in rows if "timing" not in r}
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (key, label), color in zip([("mol_stable", "molecule stability"), ("validity", "validity"),
+                                    ("validity_x_uniqueness", "validity × uniqueness")], ["C0", "C1", "C2"]):
+        ax.plot([r["steps"] for r in ours], [100 * r[key] for r in ours], "o-", color=color, label=f"moldiff {label}")
+        edm = ref["EDM (published, 1000 steps)"].get(key)
+        if edm is not None:
+            ax.plot([1000], [100 * edm], "x", color=color, markersize=10, label=f"EDM {label} (1000 steps)")
+    test = ref["QM9 test split (same code)"]["mol_stable"]
+    ax.axhline(100 * test, color="grey", ls="--", lw=1, label="QM9 test molecule stability")
+    ax.set(xscale="log", xlabel="sampling steps (network evaluations)", ylabel="%",
+           title=f"QM9, {int(ours[0]['n_molecules'])} samples per point")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    os.replace(tmp, path)
+
+
+def _grid(out: Path, steps: list[int]) -> None:
+    """2D drawings of the first 24 valid molecules at the largest step count."""
+    import numpy as np
+
+    from moldiff.api import arrays_to_mols
+    from moldiff.chem.build import canonical_smiles
+    from moldiff.chem.draw import grid_png
+    from moldiff.convert import unpack_arrays
+
+    n = max(steps)
+    mols = arrays_to_mols(unpack_arrays(np.load(out / f"samples_{n}.npz"))[:200])
+    valid = [m for m in mols if m.GetIntProp("moldiff_valid")][:24]
+    grid_png(valid, out / f"molecules_{n}_steps.png", legends=[canonical_smiles(m) or "" for m in valid])
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    run(main)
