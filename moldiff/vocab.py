@@ -41,3 +41,26 @@ class Vocab:
 
 QM9_VOCAB = Vocab(elements=("H", "C", "N", "O", "F"))
 QM9_HEAVY_VOCAB = Vocab(elements=("C", "N", "O", "F"))
+
+#: Heavy-atom ligands of the pocket-conditioned models (hydrogens implicit).
+LIGAND_VOCAB = Vocab(elements=("C", "N", "O", "F", "P", "S", "Cl", "Br", "I"))
+
+#: Pocket context atoms: element class, residue type and backbone flag (heavy atoms only).
+POCKET_ELEMENTS: tuple[str, ...] = ("C", "N", "O", "S", "other")
+AMINO_ACIDS: tuple[str, ...] = ("ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE",
+                                "LEU", "LYS", "MET", "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL")
+#: Residue classes: the 20 standard amino acids, then everything else (non-standard residues, kept hetero groups).
+POCKET_RESIDUES: tuple[str, ...] = (*AMINO_ACIDS, "other")
+BACKBONE_ATOM_NAMES: tuple[str, ...] = ("N", "CA", "C", "O")
+
+
+def pocket_element_index(symbol: str) -> int:
+    """Index of an element among :data:`POCKET_ELEMENTS` (unknown elements map to 'other')."""
+    s = symbol.strip().capitalize()
+    return POCKET_ELEMENTS.index(s) if s in POCKET_ELEMENTS else len(POCKET_ELEMENTS) - 1
+
+
+def pocket_residue_index(resname: str) -> int:
+    """Index of a residue name among :data:`POCKET_RESIDUES` (non-standard residues map to 'other')."""
+    r = resname.strip().upper()
+    return POCKET_RESIDUES.index(r) if r in AMINO_ACIDS else len(POCKET_RESIDUES) - 1
