@@ -6,13 +6,16 @@ import torch
 from torch import Tensor
 
 from moldiff.geometry import random_rotations
-from moldiff.nn.base import Denoiser, NoisyGraph
+from moldiff.nn.base import Context, Denoiser, NoisyGraph
 from moldiff.processes.joint import Topology
 
 
 def random_graph(sizes: list[int], node_dim: int, pair_dim: int, seed: int = 0,
-                 dtype: torch.dtype = torch.float64) -> NoisyGraph:
-    """A batch of molecules with random coordinates, soft one-hot node features and pair one-hots."""
+                 dtype: torch.dtype = torch.float64, context_sizes: list[int] | None = None,
+                 context_dim: int = 0) -> NoisyGraph:
+    """A batch of molecules with random coordinates, soft one-hot node features and pair one-hots;
+    with ``context_sizes``, each molecule also gets that many context atoms (a random "pocket"
+    spread around it, features one-hot of size ``context_dim``)."""
     g = torch.Generator().manual_seed(seed)
     topo = Topology.from_sizes(torch.tensor(sizes))
     n, p = int(topo.ptr[-1]), topo.pair_index.shape[1]
@@ -22,13 +25,23 @@ def random_graph(sizes: list[int], node_dim: int, pair_dim: int, seed: int = 0,
     if pair_dim:
         pair = torch.nn.functional.one_hot(torch.randint(0, pair_dim, (p,), generator=g), pair_dim).to(dtype)
     t = torch.rand(len(sizes), generator=g, dtype=dtype)
-    return NoisyGraph(pos, h, topo.batch, topo.pair_index, pair, t, len(sizes))
+    context = None
+    if context_sizes is not None:
+        c_batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(context_sizes))
+        c_pos = torch.randn(c_batch.numel(), 3, generator=g, dtype=dtype) * 3.0
+        c_h = torch.nn.functional.one_hot(torch.randint(0, context_dim, (c_batch.numel(),), generator=g),
+                                          context_dim).to(dtype)
+        context = Context(c_pos, c_h, c_batch)
+    return NoisyGraph(pos, h, topo.batch, topo.pair_index, pair, t, len(sizes), context=context)
 
 
 def transform(graph: NoisyGraph, rot: Tensor, shift: Tensor) -> NoisyGraph:
-    """The graph with coordinates mapped x -> x R^T + b (one R, b for the whole batch)."""
+    """The graph (and its context) with coordinates mapped x -> x R^T + b (one R, b for the batch)."""
+    ctx = graph.context
+    if ctx is not None:
+        ctx = Context(ctx.pos @ rot.T + shift, ctx.h, ctx.batch)
     return NoisyGraph(graph.pos @ rot.T + shift, graph.h, graph.batch, graph.pair_index, graph.pair_attr,
-                      graph.t, graph.num_graphs, graph.update_mask)
+                      graph.t, graph.num_graphs, graph.update_mask, ctx)
 
 
 def assert_equivariant(model: Denoiser, graph: NoisyGraph, reflect: bool = True, atol: float = 1e-8) -> None:
@@ -61,7 +74,7 @@ def assert_permutation_equivariant(model: Denoiser, graph: NoisyGraph, seed: int
     new_pairs = inv[graph.pair_index]
     permuted = NoisyGraph(graph.pos[perm], graph.h[perm], graph.batch[perm], new_pairs, graph.pair_attr,
                           graph.t, graph.num_graphs,
-                          None if graph.update_mask is None else graph.update_mask[perm])
+                          None if graph.update_mask is None else graph.update_mask[perm], graph.context)
     out, out2 = model(graph), model(permuted)
     torch.testing.assert_close(out2.pos, out.pos[perm], atol=atol, rtol=1e-7)
     torch.testing.assert_close(out2.h, out.h[perm], atol=atol, rtol=1e-7)

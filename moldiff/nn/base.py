@@ -14,6 +14,19 @@ from torch import Tensor
 
 
 @dataclass
+class Context:
+    """Fixed, un-noised context nodes in the molecules' frame (e.g. pocket atoms).
+
+    ``pos`` [M, 3], ``h`` [M, C] features, ``batch`` [M] graph id. The network reads them and
+    passes messages to and from them, but never moves them or predicts anything for them.
+    """
+
+    pos: Tensor
+    h: Tensor
+    batch: Tensor
+
+
+@dataclass
 class NoisyGraph:
     """A batch of (partly) noisy molecules as flat tensors (PyG-style batch vectors).
 
@@ -28,8 +41,9 @@ class NoisyGraph:
     - ``pair_attr`` [P, E] or None: noisy bond features of those pairs (None if bonds are
       not modelled; then E = 0).
     - ``t`` [G]: diffusion time in [0, 1] per graph.
-    - ``update_mask`` [N] bool or None: nodes whose coordinates the network may move
-      (pocket context nodes are False); None means all.
+    - ``update_mask`` [N] bool or None: molecule nodes whose coordinates the network may
+      move (inpainting fixes some); None means all.
+    - ``context``: fixed conditioning nodes (a protein pocket) or None.
     """
 
     pos: Tensor
@@ -40,6 +54,7 @@ class NoisyGraph:
     t: Tensor
     num_graphs: int
     update_mask: Tensor | None = None
+    context: Context | None = None
 
 
 @dataclass
@@ -63,6 +78,7 @@ class Denoiser(Protocol):
     node_out: int
     pair_in: int
     pair_out: int
+    context_in: int  # context feature size (0: the denoiser takes no context)
 
     def __call__(self, graph: NoisyGraph) -> DenoiserOutput: ...
 

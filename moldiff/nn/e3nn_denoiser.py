@@ -92,7 +92,12 @@ class _Interaction(nn.Module):
 
 
 class E3nnDenoiser(nn.Module):
-    """E(3)-equivariant denoiser: node logits, x0 coordinates and symmetric pair logits."""
+    """E(3)-equivariant denoiser: node logits, x0 coordinates and symmetric pair logits.
+
+    Takes no pocket context yet (``context_in`` = 0); pocket models use the EGNN.
+    """
+
+    context_in = 0
 
     def __init__(self, node_in: int, node_out: int, pair_in: int = 0, pair_out: int = 0,
                  hidden_scalars: int = 64, hidden_vectors: int = 16, num_layers: int = 4,
@@ -154,6 +159,8 @@ class E3nnDenoiser(nn.Module):
 
     def forward(self, graph: NoisyGraph) -> DenoiserOutput:
         """Predict x0 coordinates, node logits and pair logits for a noisy batch."""
+        if graph.context is not None:
+            raise ValueError("the e3nn denoiser does not take pocket context; use model.name=egnn")
         num_nodes = graph.pos.shape[0]
         t_emb = sinusoidal_time_embedding(graph.t.to(graph.pos.dtype), self.time_dim)[graph.batch]
         i, j = graph.pair_index

@@ -3,6 +3,10 @@ symmetric bond (pair) features that are updated every layer and decoded to bond 
 
 E(3)-equivariant: coordinates move along relative vectors weighted by invariant messages;
 node and pair outputs are invariant.
+
+Context (pocket) nodes join the graph with their own embedding; each molecule atom is linked
+to the context atoms of its graph within ``context_cutoff`` by edges that carry a distance-only
+pair state. Messages flow both ways, but context nodes never move and get no outputs.
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from moldiff.nn.base import DenoiserOutput, NoisyGraph, sinusoidal_time_embedding
-from moldiff.nn.graph import directed_edges
+from moldiff.nn.graph import bipartite_pairs, directed_edges
 
 
 def mlp(d_in: int, d_hidden: int, d_out: int, act_last: bool = False) -> nn.Sequential:
@@ -82,9 +86,11 @@ class EGNNDenoiser(nn.Module):
     def __init__(self, node_in: int, node_out: int, pair_in: int = 0, pair_out: int = 0,
                  hidden: int = 256, pair_hidden: int = 64, num_layers: int = 9, num_rbf: int = 32,
                  max_radius: float = 10.0, cutoff: float | None = None, time_dim: int = 32,
-                 coords_range: float = 15.0, aggr_norm: float = 10.0):
+                 coords_range: float = 15.0, aggr_norm: float = 10.0, context_in: int = 0,
+                 context_cutoff: float = 6.0):
         super().__init__()
         self.node_in, self.node_out, self.pair_in, self.pair_out = node_in, node_out, pair_in, pair_out
+        self.context_in, self.context_cutoff = context_in, context_cutoff
         self.cutoff = cutoff
         self.time_dim = time_dim
         self.rbf = GaussianRBF(num_rbf, max_radius)
@@ -94,21 +100,48 @@ class EGNNDenoiser(nn.Module):
                                     for _ in range(num_layers))
         self.out_h = mlp(hidden, hidden, node_out)
         self.out_pair = mlp(2 * hidden + pair_hidden + num_rbf, hidden, pair_out) if pair_out else None
+        if context_in:
+            self.embed_ctx = mlp(context_in + time_dim, hidden, hidden)
+            self.embed_ctx_e = mlp(num_rbf, pair_hidden, pair_hidden)
 
     def forward(self, graph: NoisyGraph) -> DenoiserOutput:
         x0 = graph.pos
-        temb = sinusoidal_time_embedding(graph.t, self.time_dim)[graph.batch]
-        h = self.embed_h(torch.cat([graph.h, temb], dim=-1))
+        n, num_pairs = x0.shape[0], graph.pair_index.shape[1]
+        t_emb = sinusoidal_time_embedding(graph.t, self.time_dim)
+        h = self.embed_h(torch.cat([graph.h, t_emb[graph.batch]], dim=-1))
         pi, pj = graph.pair_index
         d0 = (x0[pi] - x0[pj]).norm(dim=-1)
         pair_feats = [self.rbf(d0)] if graph.pair_attr is None else [graph.pair_attr, self.rbf(d0)]
         e = self.embed_e(torch.cat(pair_feats, dim=-1))
         edge_index, edge_pair = directed_edges(graph.pair_index, x0, self.cutoff)
-        x = x0
+        x, pair_index, move = x0, graph.pair_index, graph.update_mask
+        if graph.context is not None:
+            h, x, e, pair_index, move, edge_index, edge_pair = self._add_context(
+                graph, t_emb, h, e, edge_index, edge_pair, move)
         for layer in self.layers:
-            h, x, e = layer(h, x, e, edge_index, edge_pair, graph.pair_index, self.rbf, graph.update_mask)
+            h, x, e = layer(h, x, e, edge_index, edge_pair, pair_index, self.rbf, move)
+        h, x, e = h[:n], x[:n], e[:num_pairs]
         pair = None
         if self.out_pair is not None:
             d = (x[pi] - x[pj]).norm(dim=-1)
             pair = self.out_pair(torch.cat([h[pi] + h[pj], h[pi] * h[pj], e, self.rbf(d)], dim=-1))
         return DenoiserOutput(pos=x, h=self.out_h(h), pair=pair)
+
+    def _add_context(self, graph: NoisyGraph, t_emb: Tensor, h: Tensor, e: Tensor, edge_index: Tensor,
+                     edge_pair: Tensor, move: Tensor | None):
+        """Append context nodes after the molecule nodes, and molecule-context pairs after the
+        molecule pairs (both edge directions); context nodes are frozen in place."""
+        if not self.context_in:
+            raise ValueError("this denoiser was built without context (context_in=0) but got context nodes")
+        ctx, n = graph.context, graph.pos.shape[0]
+        cross = bipartite_pairs(graph.batch, graph.pos, ctx.batch, ctx.pos, graph.num_graphs, self.context_cutoff)
+        cross = cross + torch.tensor([[0], [n]], device=cross.device)
+        h = torch.cat([h, self.embed_ctx(torch.cat([ctx.h, t_emb[ctx.batch]], dim=-1))])
+        x = torch.cat([graph.pos, ctx.pos])
+        e = torch.cat([e, self.embed_ctx_e(self.rbf((x[cross[0]] - x[cross[1]]).norm(dim=-1)))])
+        cross_id = torch.arange(cross.shape[1], device=cross.device) + graph.pair_index.shape[1]
+        edge_index = torch.cat([edge_index, cross, cross.flip(0)], dim=1)
+        edge_pair = torch.cat([edge_pair, cross_id, cross_id])
+        moving = torch.ones(n, dtype=torch.bool, device=x.device) if move is None else move
+        move = torch.cat([moving, torch.zeros(ctx.pos.shape[0], dtype=torch.bool, device=x.device)])
+        return h, x, e, torch.cat([graph.pair_index, cross], dim=1), move, edge_index, edge_pair

@@ -50,3 +50,22 @@ def directed_edges(pair_index: Tensor, pos: Tensor, cutoff: float | None) -> tup
         pair_index, pid = pair_index[:, keep], pid[keep]
     edge_index = torch.cat([pair_index, pair_index.flip(0)], dim=1)
     return edge_index, torch.cat([pid, pid])
+
+
+def bipartite_pairs(batch_a: Tensor, pos_a: Tensor, batch_b: Tensor, pos_b: Tensor, num_graphs: int,
+                    cutoff: float) -> Tensor:
+    """Pairs (a, b) of nodes of two sets in the same graph within ``cutoff`` Angstrom -> [2, Q].
+
+    Candidates are enumerated graph by graph (n_a * n_b per graph), so memory grows with the
+    per-graph products, not with the square of the batch. Both batch vectors must be sorted.
+    """
+    device = pos_a.device
+    count_b = torch.bincount(batch_b, minlength=num_graphs)
+    ptr_b = torch.cumsum(count_b, 0) - count_b
+    per_a = count_b[batch_a]  # candidates of each node of set a
+    a = torch.repeat_interleave(torch.arange(batch_a.numel(), device=device), per_a)
+    start = torch.cumsum(per_a, 0) - per_a
+    k = torch.arange(a.numel(), device=device) - torch.repeat_interleave(start, per_a)
+    b = ptr_b[batch_a[a]] + k
+    keep = (pos_a[a] - pos_b[b]).norm(dim=-1) <= cutoff
+    return torch.stack([a[keep], b[keep]])

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from moldiff.geometry import remove_com
-from moldiff.nn.base import Denoiser, NoisyGraph
+from moldiff.nn.base import Context, Denoiser, NoisyGraph
 from moldiff.nn.graph import all_pairs, pair_id
 from moldiff.processes.categorical import CategoricalDiffusion
 from moldiff.processes.gaussian import CoordinateDiffusion, GaussianOneHotDiffusion
@@ -25,7 +25,8 @@ FieldProcess = Union[CategoricalDiffusion, GaussianOneHotDiffusion]
 @dataclass
 class Topology:
     """Who is in which graph: batch vector, CSR pointer, all intra-molecular pairs, and which
-    nodes move (``move`` None: all). ``project`` selects zero-CoM coordinate noise."""
+    nodes move (``move`` None: all). ``project`` selects zero-CoM coordinate noise; pocket-
+    conditioned models turn it off and work in the pocket's frame, with the pocket as ``context``."""
 
     batch: Tensor
     ptr: Tensor
@@ -33,18 +34,20 @@ class Topology:
     pair_index: Tensor
     move: Tensor | None = None
     project: bool = True
+    context: Context | None = None
 
     @property
     def pair_batch(self) -> Tensor:
         return self.batch[self.pair_index[0]]
 
     @classmethod
-    def from_sizes(cls, sizes: Tensor, device=None) -> "Topology":
-        """Topology of G molecules with ``sizes`` [G] atoms each."""
+    def from_sizes(cls, sizes: Tensor, device=None, context: Context | None = None) -> "Topology":
+        """Topology of G molecules with ``sizes`` [G] atoms each; with a ``context`` (pocket) the
+        coordinates live in its frame (no zero-CoM projection)."""
         sizes = torch.as_tensor(sizes, dtype=torch.long, device=device)
         ptr = torch.cat([sizes.new_zeros(1), torch.cumsum(sizes, 0)])
         batch = torch.repeat_interleave(torch.arange(sizes.numel(), device=sizes.device), sizes)
-        return cls(batch, ptr, sizes.numel(), all_pairs(ptr))
+        return cls(batch, ptr, sizes.numel(), all_pairs(ptr), project=context is None, context=context)
 
 
 @dataclass
@@ -68,9 +71,13 @@ class Prediction:
 
 def clean_state(data, num_bond_types: int | None) -> tuple[MolState, Topology]:
     """Turn a PyG batch (pos, atom_type, charge, sparse bonds edge_index/bond_type) into the clean
-    state with a dense bond class on every pair (0 = no bond)."""
+    state with a dense bond class on every pair (0 = no bond). Batches of complexes also carry
+    ``pocket_pos``, ``pocket_h`` and ``pocket_pos_batch``, which become the fixed context."""
     ptr = data.ptr
-    topo = Topology(data.batch, ptr, int(data.num_graphs), all_pairs(ptr))
+    context = None
+    if "pocket_pos" in data:
+        context = Context(data.pocket_pos, data.pocket_h, data.pocket_pos_batch)
+    topo = Topology(data.batch, ptr, int(data.num_graphs), all_pairs(ptr), project=context is None, context=context)
     bond = None
     if num_bond_types is not None:
         bond = torch.zeros(topo.pair_index.shape[1], dtype=torch.long, device=ptr.device)
@@ -137,7 +144,7 @@ class JointDiffusion:
         """Featurise a state for the denoiser."""
         h = torch.cat([p.features(x_t.nodes[k]) for k, p in self.nodes.items()], dim=-1).to(x_t.pos.dtype)
         pair = None if self.bond is None else self.bond.features(x_t.bond).to(x_t.pos.dtype)
-        return NoisyGraph(x_t.pos, h, topo.batch, topo.pair_index, pair, t, topo.num_graphs, topo.move)
+        return NoisyGraph(x_t.pos, h, topo.batch, topo.pair_index, pair, t, topo.num_graphs, topo.move, topo.context)
 
     def predict(self, model: Denoiser, x_t: MolState, topo: Topology, t: Tensor) -> Prediction:
         """Run the denoiser and split its outputs into per-field estimates."""

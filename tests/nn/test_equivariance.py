@@ -46,3 +46,44 @@ def test_batch_independence_and_fixed_nodes(name, float64):
     graph.update_mask = torch.rand(graph.pos.shape[0]) > 0.5
     out = model(graph)
     assert torch.equal(out.pos[~graph.update_mask], graph.pos[~graph.update_mask])
+
+
+def _pocket_egnn(cutoff=5.0):
+    torch.manual_seed(0)
+    return DENOISERS["egnn"](node_in=8, node_out=8, pair_in=4, pair_out=4, context_in=6, context_cutoff=cutoff,
+                             **SMALL["egnn"]).double()
+
+
+def test_pocket_conditioned_egnn_is_se3_equivariant(float64):
+    """Rotating and translating molecule and pocket together rotates and translates the predictions."""
+    graph = random_graph([4, 6, 5], 8, 4, seed=4, context_sizes=[30, 25, 40], context_dim=6)
+    model = _pocket_egnn()
+    out = model(graph)
+    assert out.pos.shape == graph.pos.shape and out.h.shape == (15, 8)
+    assert_equivariant(model, graph, reflect=True)
+    assert_permutation_equivariant(model, graph, seed=5)
+
+
+def test_pocket_changes_predictions_only_within_reach(float64):
+    """The pocket is seen (moving it changes outputs) but only through edges within the cutoff."""
+    graph = random_graph([5], 8, 4, seed=6, context_sizes=[40], context_dim=6)
+    model = _pocket_egnn(cutoff=4.0)
+    base = model(graph)
+    far = graph.context.pos + torch.tensor([100.0, 0.0, 0.0], dtype=torch.float64)
+    moved = random_graph([5], 8, 4, seed=6, context_sizes=[40], context_dim=6)
+    moved.context.pos = far
+    assert (model(moved).pos - base.pos).abs().max() > 1e-6  # the pocket mattered
+    without = random_graph([5], 8, 4, seed=6, context_sizes=[0], context_dim=6)
+    torch.testing.assert_close(model(moved).pos, model(without).pos)  # out of reach = no pocket
+
+
+def test_bipartite_pairs_match_brute_force():
+    from moldiff.nn.graph import bipartite_pairs
+
+    g = torch.Generator().manual_seed(0)
+    batch_a, batch_b = torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 1, 2, 2])
+    pos_a, pos_b = torch.randn(6, 3, generator=g) * 2, torch.randn(6, 3, generator=g) * 2
+    got = {tuple(p) for p in bipartite_pairs(batch_a, pos_a, batch_b, pos_b, 3, 2.5).T.tolist()}
+    want = {(i, j) for i in range(6) for j in range(6)
+            if batch_a[i] == batch_b[j] and (pos_a[i] - pos_b[j]).norm() <= 2.5}
+    assert got == want and want
