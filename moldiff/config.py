@@ -19,9 +19,10 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataCfg:
-    name: str = "qm9"
+    name: str = "qm9"  # qm9 | complexes (a protein-ligand cache from scripts/prepare_complexes.py)
     path: str = "data/cache/qm9.npz"
     remove_h: bool = False
+    pocket_representation: str = "full"  # complexes: all pocket heavy atoms (full) or C-alphas (ca)
     batch_size: int = 128
     num_workers: int = 0
     limit_train: int | None = None  # use only the first N training molecules (smoke runs, overfit tests)
@@ -183,12 +184,16 @@ def build_process(cfg: ProcessCfg, num_types: int, num_charges: int, marginals: 
                           cfg.loss_weights, cfg.t_min)
 
 
-def build_denoiser(cfg: ModelCfg, process):
-    """A denoiser from the registry sized for ``process``'s fields."""
+def build_denoiser(cfg: ModelCfg, process, context_in: int = 0):
+    """A denoiser from the registry sized for ``process``'s fields (and ``context_in`` pocket
+    features per context atom for pocket-conditioned models)."""
     if cfg.name not in DENOISERS:
         raise ConfigError(f"model.name: unknown denoiser {cfg.name!r}; choose from {sorted(DENOISERS)}")
+    extra = {"context_in": context_in} if context_in else {}
+    if context_in and not getattr(DENOISERS[cfg.name], "supports_context", False):
+        raise ConfigError(f"model.name: the {cfg.name} denoiser takes no pocket context; use egnn")
     try:
         return DENOISERS[cfg.name](node_in=process.node_dim, node_out=process.node_dim,
-                                   pair_in=process.pair_dim, pair_out=process.pair_dim, **cfg.kwargs)
+                                   pair_in=process.pair_dim, pair_out=process.pair_dim, **extra, **cfg.kwargs)
     except TypeError as e:
         raise ConfigError(f"model.kwargs: {e}") from None

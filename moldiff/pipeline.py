@@ -9,6 +9,8 @@ from torch import nn
 
 from moldiff.config import Config, build_denoiser, build_process, config_from_dict
 from moldiff.convert import MolArrays, split_state
+from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel
+from moldiff.nn.base import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SAMPLERS
 from moldiff.samplers.loop import reverse_loop, uniform_times
@@ -18,54 +20,92 @@ FORMAT = "moldiff-weights-1"
 
 
 class MolDiffModel(nn.Module):
-    """Denoiser plus everything needed to sample from it without the training data."""
+    """Denoiser plus everything needed to sample from it without the training data.
 
-    def __init__(self, cfg: Config, vocab: Vocab, marginals: dict[str, list[float]], size_hist: list[float]):
+    Pocket-conditioned models (``cfg.data.name == "complexes"``) also carry ``size_model``,
+    the ligand-size distribution given the pocket size.
+    """
+
+    def __init__(self, cfg: Config, vocab: Vocab, marginals: dict[str, list[float]], size_hist: list[float],
+                 size_model: dict | None = None):
         super().__init__()
         self.cfg, self.vocab = cfg, vocab
         self.marginals = {k: list(map(float, v)) for k, v in marginals.items()}
         self.size_hist = list(map(float, size_hist))
+        self.size_model = size_model
         self.process = build_process(cfg.process, len(vocab.elements), len(vocab.charges), self.marginals)
-        self.denoiser = build_denoiser(cfg.model, self.process)
+        self.denoiser = build_denoiser(cfg.model, self.process, POCKET_FEATURE_DIM if self.conditional else 0)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model generates ligands inside a protein pocket."""
+        return self.cfg.data.name == "complexes"
 
     @property
     def device(self) -> torch.device:
         return next(self.denoiser.parameters()).device
 
-    def sample_sizes(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """Atom counts drawn from the training histogram."""
+    def sample_sizes(self, n: int, generator: torch.Generator, pocket_size: int | None = None) -> torch.Tensor:
+        """Atom counts drawn from the training histogram, or given the pocket's atom count for
+        pocket models."""
+        if pocket_size is not None and self.size_model is not None:
+            return PocketSizeModel.from_dict(self.size_model).sample(pocket_size, n, generator)
         p = torch.tensor(self.size_hist, dtype=torch.float64)
         return torch.multinomial(p / p.sum(), n, replacement=True, generator=generator)
 
     @torch.no_grad()
     def sample_arrays(self, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
-                      sampler: str = "ancestral", progress: bool = False) -> list[MolArrays]:
-        """Generate one molecule per entry of ``sizes`` and return them as plain arrays."""
+                      sampler: str = "ancestral", progress: bool = False,
+                      context: Context | None = None) -> list[MolArrays]:
+        """Generate one molecule per entry of ``sizes`` and return them as plain arrays.
+
+        ``context``: pocket atoms of every graph (already in the model's pocket-centred frame);
+        required by pocket models, refused by the others. Coordinates come back in that frame.
+        """
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        if self.conditional != (context is not None):
+            raise ValueError("this is a pocket model: give a pocket" if self.conditional
+                             else "this model is not pocket-conditioned: it takes no pocket")
         self.denoiser.eval()
         device = self.device
-        topo = Topology.from_sizes(sizes, device=device)
-        like = torch.zeros(1, device=device, dtype=next(self.denoiser.parameters()).dtype)
+        dtype = next(self.denoiser.parameters()).dtype
+        if context is not None:
+            context = Context(context.pos.to(device, dtype), context.h.to(device, dtype), context.batch.to(device))
+        topo = Topology.from_sizes(sizes, device=device, context=context)
+        like = torch.zeros(1, device=device, dtype=dtype)
         state = reverse_loop(self.process, self.denoiser, SAMPLERS[sampler], topo, uniform_times(n_steps, device),
                              like, generator, progress=progress)
         return split_state(state, topo, self.vocab)  # the loop ends on decoded classes
+
+    def sample_in_pocket(self, pocket: Pocket, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
+                         sampler: str = "ancestral", progress: bool = False) -> list[MolArrays]:
+        """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame."""
+        g = len(sizes)
+        center = pocket.pos.mean(axis=0)
+        m = len(pocket.pos)
+        context = Context(torch.as_tensor(pocket.pos - center).repeat(g, 1), torch.as_tensor(pocket.features).repeat(g, 1),
+                          torch.arange(g).repeat_interleave(m))
+        arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context)
+        for a in arrays:
+            a.pos = a.pos + center
+        return arrays
 
     def save(self, path: str | Path) -> None:
         """Write the compact weights file (atomically)."""
         path = Path(path)
         tmp = path.with_suffix(path.suffix + ".tmp")
         torch.save({"format": FORMAT, "config": self.cfg.to_dict(), "vocab": self.vocab.to_dict(),
-                    "marginals": self.marginals, "size_hist": self.size_hist,
+                    "marginals": self.marginals, "size_hist": self.size_hist, "size_model": self.size_model,
                     "state_dict": self.denoiser.state_dict()}, tmp)
         tmp.replace(path)
 
     @classmethod
     def from_payload(cls, payload: dict) -> "MolDiffModel":
         model = cls(config_from_dict(payload["config"]), Vocab.from_dict(payload["vocab"]),
-                    payload["marginals"], payload["size_hist"])
+                    payload["marginals"], payload["size_hist"], payload.get("size_model"))
         model.denoiser.load_state_dict(payload["state_dict"])
         return model
 

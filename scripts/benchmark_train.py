@@ -30,14 +30,15 @@ def main() -> None:
 
     cfg = load_config(args.config, args.overrides)
     arrays, vocab = load_dataset(cfg.data, cfg.process.aromatic)
-    stats = dataset_statistics(arrays)
+    stats = dataset_statistics(arrays, cfg.data)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = MolDiffModel(cfg, vocab, stats["marginals"], stats["size_hist"]).to(device)
+    model = MolDiffModel(cfg, vocab, stats["marginals"], stats["size_hist"], stats["size_model"]).to(device)
     opt = torch.optim.AdamW(model.denoiser.parameters(), lr=1e-4)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     rows = []
     for bs in args.batch_sizes:
-        dm = MoleculeDataModule(arrays, vocab, bs, args.workers)
+        dm = MoleculeDataModule(arrays, vocab, bs, args.workers, pocket_representation=(
+            cfg.data.pocket_representation if cfg.data.name == "complexes" else None))
         it = iter(dm.train_dataloader())
         batches = [next(it) for _ in range(3)]
         t0 = time.perf_counter()

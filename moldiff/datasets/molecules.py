@@ -64,26 +64,37 @@ class MoleculeDataModule(pl.LightningDataModule):
     """Train/val/test loaders over one cached array set with fixed split indices.
 
     Training is step-based (``max_steps``) over an endless stream of batches, so a resumed run
-    continues mid-epoch exactly (see :class:`ShuffledBatches`)."""
+    continues mid-epoch exactly (see :class:`ShuffledBatches`). With ``pocket_representation``
+    the arrays are protein-ligand complexes served by
+    :class:`~moldiff.datasets.pockets.ComplexDataset`."""
 
     def __init__(self, arrays, vocab: Vocab, batch_size: int, num_workers: int = 0, limit_train: int | None = None,
-                 seed: int = 0):
+                 seed: int = 0, pocket_representation: str | None = None):
         super().__init__()
         self.seed = seed
+        self.pocket_representation = pocket_representation
         self.arrays, self.vocab = arrays, vocab
         self.batch_size, self.num_workers = batch_size, num_workers
         self.limit_train = limit_train
 
-    def dataset(self, split: str) -> MoleculeDataset:
+    def dataset(self, split: str) -> torch.utils.data.Dataset:
         idx = self.arrays.split_indices(split)
         if split == "train" and self.limit_train:
             idx = idx[: self.limit_train]
-        return MoleculeDataset(self.arrays, idx, self.vocab)
+        if self.pocket_representation is None:
+            return MoleculeDataset(self.arrays, idx, self.vocab)
+        from moldiff.datasets.pockets import ComplexDataset
+
+        return ComplexDataset(self.arrays, idx, self.vocab, self.pocket_representation)
 
     def _loader(self, split: str) -> DataLoader:
         ds = self.dataset(split)
         return DataLoader(ds, batch_size=min(self.batch_size, len(ds)), num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+                          persistent_workers=self.num_workers > 0, follow_batch=self._follow(ds))
+
+    @staticmethod
+    def _follow(ds) -> list[str] | None:
+        return list(getattr(ds, "follow_batch", ())) or None
 
     def train_dataloader(self) -> DataLoader:
         """Endless shuffled batches starting at the trainer's (restored) step; the loader's own
@@ -91,7 +102,7 @@ class MoleculeDataModule(pl.LightningDataModule):
         ds = self.dataset("train")
         start = self.trainer.global_step if self.trainer is not None else 0
         batches = ShuffledBatches(len(ds), min(self.batch_size, len(ds)), self.seed, start)
-        return DataLoader(ds, batch_sampler=batches, num_workers=self.num_workers,
+        return DataLoader(ds, batch_sampler=batches, num_workers=self.num_workers, follow_batch=self._follow(ds),
                           persistent_workers=self.num_workers > 0, generator=torch.Generator().manual_seed(self.seed))
 
     def val_dataloader(self) -> DataLoader:

@@ -78,7 +78,8 @@ class Denoiser(Protocol):
     node_out: int
     pair_in: int
     pair_out: int
-    context_in: int  # context feature size (0: the denoiser takes no context)
+    context_in: int  # context feature size (0: built without context)
+    supports_context: bool  # class attribute: whether the architecture can take context nodes
 
     def __call__(self, graph: NoisyGraph) -> DenoiserOutput: ...
 

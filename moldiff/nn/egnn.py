@@ -83,6 +83,8 @@ class EGNNLayer(nn.Module):
 class EGNNDenoiser(nn.Module):
     """Graph + t in, coordinate estimate and node/pair logits out (see :mod:`moldiff.nn.base`)."""
 
+    supports_context = True
+
     def __init__(self, node_in: int, node_out: int, pair_in: int = 0, pair_out: int = 0,
                  hidden: int = 256, pair_hidden: int = 64, num_layers: int = 9, num_rbf: int = 32,
                  max_radius: float = 10.0, cutoff: float | None = None, time_dim: int = 32,

@@ -21,21 +21,33 @@ from moldiff.vocab import Vocab
 
 
 def load_dataset(cfg: DataCfg, aromatic: bool) -> tuple[object, Vocab]:
-    """The cached arrays and vocabulary of ``cfg`` (only 'qm9' for now)."""
-    if cfg.name != "qm9":
-        raise ConfigError(f"data.name: unknown dataset {cfg.name!r}; available: qm9")
-    from moldiff.datasets.qm9 import load_qm9
+    """The cached arrays and vocabulary of ``cfg``: QM9 or a protein-ligand complex cache."""
+    if cfg.name == "qm9":
+        from moldiff.datasets.qm9 import load_qm9
 
-    arrays = load_qm9(cfg.path, remove_h=cfg.remove_h, aromatic=aromatic)
+        arrays = load_qm9(cfg.path, remove_h=cfg.remove_h, aromatic=aromatic)
+    elif cfg.name == "complexes":
+        from moldiff.datasets.complexes import load_complexes
+
+        if aromatic:
+            raise ConfigError("process.aromatic: complex caches store kekulized bonds; set it to false")
+        arrays = load_complexes(cfg.path)
+    else:
+        raise ConfigError(f"data.name: unknown dataset {cfg.name!r}; available: qm9, complexes")
     return arrays, arrays.vocab
 
 
-def dataset_statistics(arrays) -> dict:
-    """Training-split class marginals (for marginal priors) and size histogram."""
+def dataset_statistics(arrays, cfg: DataCfg) -> dict:
+    """Training-split class marginals (for marginal priors) and size histogram; for complexes
+    also the ligand-size model given the pocket size."""
+    if cfg.name == "complexes":
+        from moldiff.datasets.pockets import complex_statistics
+
+        return complex_statistics(arrays, cfg.pocket_representation)
     marginals = {"atom_type": arrays.type_marginals(), "charge": arrays.charge_marginals(),
                  "bond": arrays.bond_marginals()}
     return {"marginals": {k: np.asarray(v, dtype=float).tolist() for k, v in marginals.items()},
-            "size_hist": np.asarray(arrays.num_atoms_histogram("train"), dtype=float).tolist()}
+            "size_hist": np.asarray(arrays.num_atoms_histogram("train"), dtype=float).tolist(), "size_model": None}
 
 
 def train_smiles(arrays) -> set[str]:
@@ -63,10 +75,10 @@ def train(cfg: Config, resume: str | None = None) -> Path:
     out = Path(cfg.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.yaml")
-    stats = dataset_statistics(arrays)
+    stats = dataset_statistics(arrays, cfg.data)
     last = out / "checkpoints" / "last.ckpt"
     resume = resume or (str(last) if last.exists() else None)
-    system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"])
+    system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"], stats["size_model"])
     system.train_smiles = train_smiles(arrays)
     if cfg.train.init_weights and not resume:
         from moldiff.api import load_model
@@ -75,7 +87,7 @@ def train(cfg: Config, resume: str | None = None) -> Path:
         system.net.denoiser.load_state_dict(init)
         system.ema.module.load_state_dict(init)
     dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train,
-                            cfg.train.seed)
+                            cfg.train.seed, cfg.data.pocket_representation if cfg.data.name == "complexes" else None)
     t = cfg.train
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every_n_steps,
                            save_top_k=0 if t.val_every_n_steps <= 0 else 1, monitor="val/loss" if t.val_every_n_steps > 0 else None)

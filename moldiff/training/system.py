@@ -21,19 +21,22 @@ from moldiff.vocab import Vocab
 
 
 def sample_metrics(arrays, train_smiles: set[str] | None, explicit_h: bool = True) -> dict[str, float]:
-    """Quality of sampled molecules: EDM stability always; validity, uniqueness and novelty
-    when RDKit is installed (GPU training machines may lack it)."""
+    """Quality of sampled molecules: EDM stability for all-explicit-H models; validity,
+    uniqueness and novelty when RDKit is installed (GPU training machines may lack it)."""
     from moldiff.chem.stability import atom_stability
 
-    stable = [atom_stability(a.elements, a.pos) for a in arrays]
-    out = {"atom_stable": float(np.concatenate(stable).mean()), "mol_stable": float(np.mean([s.all() for s in stable]))}
+    out = {}
+    if explicit_h:
+        stable = [atom_stability(a.elements, a.pos) for a in arrays]
+        out = {"atom_stable": float(np.concatenate(stable).mean()), "mol_stable": float(np.mean([s.all() for s in stable]))}
     try:
         from moldiff.api import arrays_to_mols
         from moldiff.chem.metrics import evaluate_molecules
     except ImportError:
         return out
     metrics = evaluate_molecules(arrays_to_mols(arrays, explicit_h), train_smiles)
-    for k in ("mol_stable_valence", "validity", "uniqueness", "validity_x_uniqueness", "novelty"):
+    keys = ("mol_stable_valence", "validity", "uniqueness", "validity_x_uniqueness", "novelty")
+    for k in keys if explicit_h else ("validity", "validity_largest_frag", "uniqueness", "novelty"):
         if metrics.get(k) is not None and np.isfinite(metrics[k]):
             out[k] = float(metrics[k])
     return out
@@ -53,11 +56,12 @@ def learning_rate(step: int, t) -> float:
 class DiffusionSystem(pl.LightningModule):
     """Trains ``net.denoiser`` under ``net.process``; keeps an EMA copy used for validation and export."""
 
-    def __init__(self, config: dict, vocab: dict, marginals: dict, size_hist: list[float]):
+    def __init__(self, config: dict, vocab: dict, marginals: dict, size_hist: list[float],
+                 size_model: dict | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.cfg = config_from_dict(config)
-        self.net = MolDiffModel(self.cfg, Vocab.from_dict(vocab), marginals, size_hist)
+        self.net = MolDiffModel(self.cfg, Vocab.from_dict(vocab), marginals, size_hist, size_model)
         self.ema = AveragedModel(self.net.denoiser, multi_avg_fn=get_ema_multi_avg_fn(self.cfg.train.ema_decay))
         self.train_smiles: set[str] | None = None
 
@@ -96,13 +100,27 @@ class DiffusionSystem(pl.LightningModule):
             return
         model = self.export()
         g = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed + self.global_step)
-        sizes = model.sample_sizes(n, torch.Generator().manual_seed(self.global_step))
-        arrays = model.sample_arrays(sizes, self.cfg.train.val_sample_steps, g)
+        context = None
+        if model.conditional:  # one ligand per validation pocket, with the reference ligand's size
+            batch = self._validation_pockets(n)
+            sizes, context = batch.ptr[1:] - batch.ptr[:-1], clean_state(batch, None)[1].context
+        else:
+            sizes = model.sample_sizes(n, torch.Generator().manual_seed(self.global_step))
+        arrays = model.sample_arrays(sizes, self.cfg.train.val_sample_steps, g, context=context)
         self.log_dict({f"val/{k}": v for k, v in sample_metrics(arrays, self.train_smiles, "H" in model.vocab.elements).items()}, sync_dist=True)
+
+    def _validation_pockets(self, n: int):
+        """The first ``n`` validation complexes as one batch on this device."""
+        from torch_geometric.data import Batch
+
+        ds = self.trainer.datamodule.dataset("val")
+        items = [ds[i] for i in range(min(n, len(ds)))]
+        return Batch.from_data_list(items, follow_batch=list(ds.follow_batch)).to(self.device)
 
     def export(self) -> MolDiffModel:
         """A :class:`MolDiffModel` carrying the EMA weights (what gets shipped)."""
-        model = MolDiffModel(self.cfg, self.net.vocab, self.net.marginals, self.net.size_hist).to(self.device)
+        model = MolDiffModel(self.cfg, self.net.vocab, self.net.marginals, self.net.size_hist,
+                             self.net.size_model).to(self.device)
         model.denoiser.load_state_dict(self.ema.module.state_dict())
         return model
 
