@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["MolDiffModel", "arrays_to_mols", "available_models", "load_model", "sample"]
+__all__ = ["MolDiffModel", "arrays_to_mols", "available_models", "load_model", "load_pocket", "sample"]
 __version__ = "0.1.0"
 
 _LOCATIONS = {"MolDiffModel": "moldiff.pipeline", "arrays_to_mols": "moldiff.api",
-              "available_models": "moldiff.api", "load_model": "moldiff.api", "sample": "moldiff.api"}
+              "available_models": "moldiff.api", "load_model": "moldiff.api", "load_pocket": "moldiff.api",
+              "sample": "moldiff.api"}
 
 
 def __getattr__(name: str):

@@ -14,6 +14,7 @@ import torch
 
 from moldiff.chem.build import build_molecule, sanitize_or_none
 from moldiff.convert import MolArrays
+from moldiff.datasets.pockets import Pocket
 from moldiff.pipeline import FORMAT, MolDiffModel
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -48,6 +49,7 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
         model = _from_lightning(payload)
     else:
         raise ModelLoadError(f"{p}: not a moldiff weights file or training checkpoint")
+    model.source = str(name_or_path)
     return model.to(device).eval()
 
 
@@ -84,28 +86,109 @@ def arrays_to_mols(arrays: Sequence[MolArrays], explicit_h: bool = True) -> list
     return mols
 
 
-def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_atoms: int | Sequence[int] | None = None,
-           seed: int = 0, batch_size: int | None = None, sampler: str | None = None, progress: bool = True) -> list:
-    """Sample ``n_samples`` molecules as RDKit Mols.
+#: Pockets larger than this many times the largest training pocket are refused.
+MAX_POCKET_SCALE = 1.5
 
-    ``num_atoms``: None draws sizes from the training histogram; an int fixes the size; a
-    sequence gives one size per sample. Runs are reproducible for a given ``seed`` and device.
+
+def load_pocket(protein: str | Path, ref_ligand: str | Path | None = None, residues: Sequence[str] | None = None,
+                center: Sequence[float] | None = None, radius: float | None = None, cutoff: float = 8.0,
+                keep_hetero: bool = False, representation: str = "full") -> Pocket:
+    """Read a protein structure (PDB or mmCIF) and cut out the pocket to generate in, given by
+    exactly one of: a reference ligand SDF (residues within ``cutoff`` of its heavy atoms), a
+    residue list (``["A:45", "A:46B"]``), or a ``center`` with a ``radius``."""
+    from moldiff.chem.io import read_sdf
+    from moldiff.chem.pocket import (pocket_features, pocket_from_center, pocket_from_ligand, pocket_from_residues,
+                                     read_structure)
+
+    given = [ref_ligand is not None, bool(residues), center is not None]
+    if sum(given) != 1:
+        raise ValueError("define the pocket with exactly one of a reference ligand, a residue list or a center")
+    if center is not None and radius is None:
+        raise ValueError("a pocket center needs a radius")
+    atoms = read_structure(protein, keep_hetero=keep_hetero)
+    if ref_ligand is not None:
+        mols = read_sdf(ref_ligand)
+        pos = mols[0].GetConformer().GetPositions()
+        heavy = np.array([a.GetAtomicNum() > 1 for a in mols[0].GetAtoms()])
+        selected = pocket_from_ligand(atoms, pos[heavy], cutoff)
+    elif residues:
+        selected = pocket_from_residues(atoms, list(residues))
+    else:
+        selected = pocket_from_center(atoms, np.asarray(center, dtype=np.float64), float(radius))
+    f = pocket_features(selected)
+    return Pocket.from_arrays(selected.pos, f["element"], f["residue"], f["backbone"], f["ca"], representation,
+                              str(protein))
+
+
+def _sizes(model: MolDiffModel, n_samples: int, num_atoms, generator: torch.Generator,
+           pocket: Pocket | None) -> torch.Tensor:
+    """Atom counts: from the model's size distribution, a fixed int, a ``range`` (uniform) or one per sample."""
+    if num_atoms is None:
+        return model.sample_sizes(n_samples, generator, None if pocket is None else len(pocket.pos))
+    if isinstance(num_atoms, range):
+        if len(num_atoms) == 0 or num_atoms.start < 1:
+            raise ValueError(f"num_atoms range {num_atoms} must be non-empty and positive")
+        choice = torch.randint(0, len(num_atoms), (n_samples,), generator=generator)
+        return torch.tensor(list(num_atoms), dtype=torch.long)[choice]
+    sizes = torch.as_tensor(np.broadcast_to(np.asarray(num_atoms), (n_samples,)).copy(), dtype=torch.long)
+    if len(sizes) != n_samples or (sizes < 1).any():
+        raise ValueError(f"num_atoms must be positive and give one size per sample ({n_samples})")
+    return sizes
+
+
+def _check_pocket(model: MolDiffModel, pocket: Pocket | None) -> None:
+    if model.conditional and pocket is None:
+        raise ValueError(f"{getattr(model, 'source', 'this model')} is a pocket model: give a pocket (--pocket)")
+    if not model.conditional and pocket is not None:
+        raise ValueError(f"{getattr(model, 'source', 'this model')} is not pocket-conditioned; use a pocket model")
+    if pocket is not None and model.size_model is not None:
+        limit = int(MAX_POCKET_SCALE * model.size_model["max_pocket_atoms"])
+        if len(pocket.pos) > limit:
+            raise ValueError(f"{pocket.source}: the pocket has {len(pocket.pos)} atoms, more than this model handles "
+                             f"({limit}); use a smaller cutoff or radius")
+        if len(pocket.pos) == 0:
+            raise ValueError(f"{pocket.source}: the pocket has no atoms")
+
+
+def _annotate(mol, props: dict) -> None:
+    """Attach sampling provenance and, for valid molecules, QED and SA as SDF properties."""
+    from moldiff.chem.properties import qed, sa_score
+
+    for k, v in props.items():
+        mol.SetProp(k, str(v))
+    if mol.GetIntProp("moldiff_valid"):
+        mol.SetDoubleProp("QED", round(qed(mol), 4))
+        mol.SetDoubleProp("SA", round(sa_score(mol), 4))
+
+
+def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_atoms=None, seed: int = 0,
+           batch_size: int | None = None, sampler: str | None = None, progress: bool = True,
+           pocket: Pocket | None = None) -> list:
+    """Sample ``n_samples`` molecules as RDKit Mols (for pocket models inside ``pocket``, in the
+    protein's frame; see :func:`load_pocket`).
+
+    ``num_atoms``: None draws sizes from the model (given the pocket size for pocket models); an
+    int fixes the size; a ``range`` draws uniformly from it; a sequence gives one size per sample.
+    Each molecule carries its validity flag, model, seed, step count, and QED/SA when valid.
+    Runs are reproducible for a given ``seed`` and device.
     """
     from tqdm.auto import tqdm
 
+    _check_pocket(model, pocket)
     n_steps = n_steps or model.cfg.sample.n_steps
     batch_size = batch_size or model.cfg.sample.batch_size
     sampler = sampler or model.cfg.sample.sampler
-    size_gen = torch.Generator().manual_seed(seed)
-    if num_atoms is None:
-        sizes = model.sample_sizes(n_samples, size_gen)
-    else:
-        sizes = torch.as_tensor(np.broadcast_to(np.asarray(num_atoms), (n_samples,)).copy(), dtype=torch.long)
-        if len(sizes) != n_samples or (sizes < 1).any():
-            raise ValueError(f"num_atoms must be positive and give one size per sample ({n_samples})")
+    sizes = _sizes(model, n_samples, num_atoms, torch.Generator().manual_seed(seed), pocket)
     gen = torch.Generator(device=model.device).manual_seed(seed)
+    props = {"model": getattr(model, "source", "unknown"), "seed": seed, "n_steps": n_steps, "sampler": sampler}
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
-        arrays = model.sample_arrays(sizes[start:start + batch_size], n_steps, gen, sampler, progress=progress)
-        mols += arrays_to_mols(arrays, explicit_h="H" in model.vocab.elements)
+        chunk = sizes[start:start + batch_size]
+        if pocket is None:
+            arrays = model.sample_arrays(chunk, n_steps, gen, sampler, progress=progress)
+        else:
+            arrays = model.sample_in_pocket(pocket, chunk, n_steps, gen, sampler, progress=progress)
+        for mol in arrays_to_mols(arrays, explicit_h="H" in model.vocab.elements):
+            _annotate(mol, props)
+            mols.append(mol)
     return mols

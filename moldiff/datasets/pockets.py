@@ -127,9 +127,10 @@ class PocketSizeModel:
     """p(ligand atoms | pocket atoms): training ligand-size histograms in pocket-size bins
     (quantile bin edges, so every bin holds about as many complexes)."""
 
-    def __init__(self, bin_edges: Sequence[float], hists: Sequence[Sequence[float]]):
+    def __init__(self, bin_edges: Sequence[float], hists: Sequence[Sequence[float]], max_pocket_atoms: int):
         self.bin_edges = np.asarray(bin_edges, dtype=np.float64)
         self.hists = [np.asarray(h, dtype=np.float64) for h in hists]
+        self.max_pocket_atoms = int(max_pocket_atoms)
 
     @classmethod
     def fit(cls, pocket_sizes: np.ndarray, ligand_sizes: np.ndarray, num_bins: int = 10) -> "PocketSizeModel":
@@ -137,7 +138,7 @@ class PocketSizeModel:
         which = np.searchsorted(edges, pocket_sizes, side="right")
         top = int(ligand_sizes.max()) + 1
         hists = [np.bincount(ligand_sizes[which == b], minlength=top).astype(float) for b in range(len(edges) + 1)]
-        return cls(edges, hists)
+        return cls(edges, hists, int(pocket_sizes.max()))
 
     def sample(self, pocket_size: int, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` ligand sizes for a pocket of ``pocket_size`` atoms."""
@@ -148,8 +149,9 @@ class PocketSizeModel:
         return torch.multinomial(p, n, replacement=True, generator=generator)
 
     def to_dict(self) -> dict:
-        return {"bin_edges": self.bin_edges.tolist(), "hists": [h.tolist() for h in self.hists]}
+        return {"bin_edges": self.bin_edges.tolist(), "hists": [h.tolist() for h in self.hists],
+                "max_pocket_atoms": self.max_pocket_atoms}
 
     @classmethod
     def from_dict(cls, d: dict) -> "PocketSizeModel":
-        return cls(d["bin_edges"], d["hists"])
+        return cls(d["bin_edges"], d["hists"], d["max_pocket_atoms"])
