@@ -3,7 +3,8 @@
     python scripts/benchmark_qm9.py --model qm9 --n_samples 10000 --steps 50 100 250 500 1000 --out outputs/bench_qm9
 
 Samples every step count with the same seed, timing each run (molecules/s, batch size, device),
-and saves the molecules as compact arrays (``samples_<steps>.npz``). It then evaluates them with
+and saves the molecules as compact arrays (``samples_<steps>.npz``, timings in ``timing.json``).
+On a GPU, float32 matrix products use TF32 (as in ``scripts/sample.py``). It then evaluates them with
 RDKit (stability, validity, uniqueness, novelty against the QM9 training split) beside the QM9
 test split under the same code and EDM's published figures, and writes ``results.json``,
 ``results.md``, ``quality_vs_steps.png`` and a grid of molecules. ``--skip_eval`` only samples
@@ -56,13 +57,18 @@ def _sample(args, out: Path) -> None:
     from moldiff.convert import pack_arrays
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tf32 = device.startswith("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = tf32  # as scripts/sample.py does on GPUs
     model = load_model(args.model, device)
     for n_steps in args.steps:
         arrays, timing = timed_sampling(model, args.n_samples, n_steps, args.batch_size, args.seed, args.sampler)
         tmp = out / f"samples_{n_steps}.tmp.npz"
         np.savez_compressed(tmp, **pack_arrays(arrays))
         os.replace(tmp, out / f"samples_{n_steps}.npz")
-        _write(out / f"timing_{n_steps}.json", json.dumps({"model": str(args.model), "explicit_h": "H" in model.vocab.elements, **timing.to_dict()}, indent=2))
+        timings = _timings(out)
+        timings[str(n_steps)] = {"model": str(args.model), "explicit_h": "H" in model.vocab.elements,
+                                 "tf32": tf32, **timing.to_dict()}
+        _write(out / "timing.json", json.dumps(timings, indent=2))
         print(f"{n_steps} steps: {timing.n_samples} molecules in {timing.seconds:.1f} s = "
               f"{timing.molecules_per_s:.1f} molecules/s (batch {timing.batch_size}, {timing.device})", flush=True)
 
@@ -83,7 +89,7 @@ def _evaluate(args, out: Path) -> None:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no saved samples for {n_steps} steps (run without --eval_only first)")
         arrays = unpack_arrays(np.load(path))
-        timing = json.loads((out / f"timing_{n_steps}.json").read_text())
+        timing = _timings(out)[str(n_steps)]
         metrics = evaluate_arrays(arrays, timing["explicit_h"], train)
         rows.append({"name": f"moldiff, {n_steps} steps", "steps": n_steps, **metrics, "timing": timing})
         print(f"evaluated {path.name}", flush=True)
@@ -101,6 +107,12 @@ def _evaluate(args, out: Path) -> None:
     _grid(out, args.steps)
     print(json.dumps(rows, indent=2))
     print(table)
+
+
+def _timings(out: Path) -> dict:
+    """Timings of the sampling runs saved in ``out`` so far, by step count."""
+    path = out / "timing.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _pct(x) -> str:
