@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # One training chunk on a borrowed GPU machine, resumable across chunks and machines.
-# Usage (from the repository root): bash [CODE/]scripts/device_train.sh CONFIG MINUTES [overrides...]
+# Usage (from the repository root): [CARRY=.carry] bash [CODE/]scripts/device_train.sh CONFIG MINUTES [overrides...]
 # The code is taken from the folder this script lives in (so a frozen copy can be used);
-# data from .carry/qm9.npz; the run lives in runs/device and, on a fresh machine, is restored
-# from .carry/ckpt.part* (shards written by moldiff.training.portable.pack).
+# data caches from $CARRY/*.npz (copied to data/cache/, where the configs look); the run lives
+# in runs/device and, on a fresh machine, is restored from $CARRY/ckpt.part* (shards written by
+# moldiff.training.portable.pack).
 # Writes the packed checkpoint, fp16 EMA weights and the CSV log to $OUT.
 set -euo pipefail
 CONFIG=$1; MINUTES=$2; shift 2
 CODE=$(cd "$(dirname "$0")/.." && pwd)
 REPO=$PWD
+CARRY=$REPO/${CARRY:-.carry}
 export PYTHONPATH=$CODE${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 RUN=$REPO/runs/device
 mkdir -p "$REPO/data/cache" "$RUN/checkpoints"
-[ -f "$REPO/data/cache/qm9.npz" ] || cp "$REPO/.carry/qm9.npz" "$REPO/data/cache/qm9.npz"
-if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$REPO"/.carry/ckpt.part* >/dev/null 2>&1; then
-  python3 -c "from moldiff.training.portable import unpack; unpack('$REPO/.carry', '$RUN/checkpoints/last.ckpt')"
+for f in "$CARRY"/*.npz; do [ -f "$REPO/data/cache/$(basename "$f")" ] || cp "$f" "$REPO/data/cache/"; done
+if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$CARRY"/ckpt.part* >/dev/null 2>&1; then
+  python3 -c "from moldiff.training.portable import unpack; unpack('$CARRY', '$RUN/checkpoints/last.ckpt')"
 fi
-python3 "$CODE/scripts/train.py" --config "$CODE/$CONFIG" train.out_dir="$RUN" data.path="$REPO/data/cache/qm9.npz" \
+python3 "$CODE/scripts/train.py" --config "$CODE/$CONFIG" train.out_dir="$RUN" \
   train.max_time_minutes="$MINUTES" train.max_steps=10000000 "$@" 2>&1 | tr '\r' '\n' | grep -v -E "it/s|s/it|^\s*$" || true
 OUT=${OUT:-/tmp/out}
 python3 - <<PY
