@@ -1,0 +1,408 @@
+"""Protein-ligand sources and parallel preprocessing into the complex cache (RDKit, Biopython; no torch).
+
+Three sources give a list of :class:`Entry` (protein file, ligand file, record, name, protein id,
+split, experimental dG):
+
+- :func:`crossdocked_entries`: CrossDocked2020 ``pocket10`` pairs and the published
+  ``split_by_name.pt`` (read without torch); validation is a seeded fraction of the training
+  protein families;
+- :func:`fep_entries`: the FEP benchmark of Ross et al. 2023, one complex per ligand record,
+  split by protein so no target is shared between splits;
+- :func:`folder_entries`: a CSV ``protein,ligand[,name,split,protein_id]``.
+
+:func:`prepare_complexes` parses each protein file once for all its ligands, cuts the pocket
+with :func:`moldiff.chem.pocket.pocket_from_ligand` (the function sampling uses too), featurizes
+pocket and ligand in a process pool, and writes the cache. Skipped entries (missing files,
+unreadable structures, unsupported ligands, ligands away from the protein) are counted per
+reason, with examples, in the returned summary.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import multiprocessing
+import os
+import pickle
+import re
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem
+from rdkit.rdBase import BlockLogs
+from tqdm import tqdm
+
+from moldiff.chem.build import canonical_smiles
+from moldiff.chem.pocket import StructureError, pocket_features, pocket_from_ligand, read_structure
+from moldiff.datasets.complexes import (
+    SPLIT_NAMES,
+    ComplexArrays,
+    _check_split,
+    clean_ligand,
+    featurize_ligand,
+    save_complexes,
+)
+from moldiff.vocab import LIGAND_VOCAB
+
+SPLIT_SEED = 42
+#: The FEP benchmark proteins held out for testing (all their systems), as the data README suggests.
+DEFAULT_FEP_TEST_PROTEINS: tuple[str, ...] = ("TYK2", "PTP1B", "Mcl1", "Thrombin", "HIF-2alpha", "T4 lysozyme",
+                                              "Galectin", "Eg5", "SHP2", "PFKFB3")
+#: SDF properties holding the FEP benchmark's experimental binding free energy (kcal/mol), in order of preference.
+FEP_DG_PROPERTIES: tuple[str, ...] = ("r_exp_dg", "r_fepplus_exp_dg")
+_EXAMPLES_PER_REASON = 3
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One complex to prepare: ``ligand_index`` is the SDF record (None: the first one)."""
+
+    protein: str
+    ligand: str
+    ligand_index: int | None
+    name: str
+    protein_id: str
+    split: str
+    dg: float | None = None
+
+
+# ------------------------------------------------------------------------- splits
+
+
+def assign_splits(protein_ids: Iterable[str], val_fraction: float, seed: int = SPLIT_SEED,
+                  test: Iterable[str] = ()) -> dict[str, str]:
+    """Protein id -> split: ``test`` ids are test; a seeded ``val_fraction`` of the rest (at least
+    one when the fraction is positive and two or more remain) is val; the others train."""
+    test = set(test)
+    rest = sorted(set(protein_ids) - test)
+    n_val = round(val_fraction * len(rest))
+    if val_fraction > 0 and len(rest) > 1:
+        n_val = min(max(n_val, 1), len(rest) - 1)
+    val = set(np.random.default_rng(seed).permutation(rest)[:n_val].tolist())
+    return {pid: "test" if pid in test else "val" if pid in val else "train" for pid in sorted(test) + rest}
+
+
+# ------------------------------------------------------------------------ sources
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Unpickles only builtin containers and strings: a split file cannot run code."""
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"unexpected object {module}.{name}")
+
+
+def read_crossdocked_split(split_file: str | os.PathLike) -> dict[str, list[tuple[str, str]]]:
+    """``{'train': [(pocket10_pdb, ligand_sdf), ...], 'test': [...]}`` from ``split_by_name.pt``
+    (torch's zip format holding plain lists), without torch."""
+    path = Path(split_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"CrossDocked split file {path} not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = next(n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl")
+            split = _PlainUnpickler(archive.open(member)).load()
+    except (zipfile.BadZipFile, StopIteration, pickle.UnpicklingError, EOFError) as err:
+        raise ValueError(f"{path}: not a CrossDocked split file saved by torch ({type(err).__name__})") from None
+    if not isinstance(split, dict) or set(split) - set(SPLIT_NAMES):
+        raise ValueError(f"{path}: expected a dict with keys among {SPLIT_NAMES}")
+    return {name: [(str(p), str(q)) for p, q in pairs] for name, pairs in split.items()}
+
+
+def crossdocked_entries(root: str | os.PathLike, split_file: str | os.PathLike, val_fraction: float = 0.02,
+                        seed: int = SPLIT_SEED) -> list[Entry]:
+    """Entries of every pair in ``split_file`` under ``root`` (``<family>/<name>_pocket10.pdb`` +
+    ``<family>/<name>.sdf``); the protein id is the family folder.
+
+    Validation families are drawn from all training families of the split file, so they do not
+    depend on which files a user has; pairs missing under ``root`` stay in the list and
+    :func:`prepare_complexes` counts them.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"CrossDocked root {root} is not a folder")
+    split = read_crossdocked_split(split_file)
+    family = {name: [pocket.split("/")[0] for pocket, _ in pairs] for name, pairs in split.items()}
+    val_families = {pid for pid, s in assign_splits(family.get("train", []), val_fraction, seed).items() if s == "val"}
+    entries = []
+    for name, pairs in split.items():
+        for (pocket, ligand), fam in zip(pairs, family[name]):
+            which = "val" if name == "train" and fam in val_families else name
+            entries.append(Entry(str(root / pocket), str(root / ligand), None, ligand.removesuffix(".sdf"), fam, which))
+    return entries
+
+
+def _normalize_protein(name: str) -> str:
+    """Case- and punctuation-free protein name: "HIF-2alpha" and "hif2 alpha" match."""
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+def _read_metadata(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
+    for column in ("Protein", "Input file naming scheme"):
+        if rows and column not in rows[0]:
+            raise ValueError(f"{path}: no column {column!r}")
+    return rows
+
+
+def _sdf_records(path: Path) -> list[tuple[str, float | None]]:
+    """(title, experimental dG or None) of each SDF record; unparsable records keep their slot."""
+    records = []
+    with BlockLogs():
+        for k, mol in enumerate(Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)):
+            props = mol.GetPropsAsDict() if mol is not None else {}
+            dg = next((float(props[p]) for p in FEP_DG_PROPERTIES if p in props), None)
+            records.append((mol.GetProp("_Name") if mol is not None and mol.HasProp("_Name") else f"record{k}", dg))
+    return records
+
+
+def fep_entries(root: str | os.PathLike, test_proteins: Sequence[str] = DEFAULT_FEP_TEST_PROTEINS,
+                val_fraction: float = 0.1, seed: int = SPLIT_SEED) -> list[Entry]:
+    """One entry per ligand record of the FEP benchmark (``<subset>/subset_metadata.csv``,
+    ``<prefix>_protein.pdb``, ``<prefix>_ligands.sdf``), split by protein.
+
+    Proteins are matched ignoring case and punctuation; a listed test protein that is absent is
+    an error. A seeded ``val_fraction`` of the other proteins is validation.
+    """
+    root = Path(root)
+    metadata = sorted(root.glob("*/subset_metadata.csv"))
+    if not metadata:
+        raise FileNotFoundError(f"no */subset_metadata.csv under {root}; is it the FEP benchmark folder?")
+    systems, names = [], {}
+    for path in metadata:
+        for row in _read_metadata(path):
+            key = _normalize_protein(row["Protein"])
+            names.setdefault(key, row["Protein"])
+            systems.append((path.parent, row["Input file naming scheme"], key))
+    wanted = {_normalize_protein(p): p for p in test_proteins}
+    missing = [p for key, p in wanted.items() if key not in names]
+    if missing:
+        raise ValueError(f"test protein(s) {', '.join(missing)} not in the FEP metadata under {root}; "
+                         f"proteins there: {', '.join(sorted(names.values()))}")
+    splits = assign_splits(names, val_fraction, seed, test=wanted)
+    entries = []
+    for folder, prefix, key in systems:
+        protein, ligands = folder / f"{prefix}_protein.pdb", folder / f"{prefix}_ligands.sdf"
+        records = _sdf_records(ligands) if ligands.is_file() else [(prefix, None)]
+        for k, (title, dg) in enumerate(records):
+            entries.append(Entry(str(protein), str(ligands), k, f"{folder.name}/{prefix}/{k}:{title}",
+                                 names[key], splits[key], dg))
+    return entries
+
+
+def folder_entries(index_csv: str | os.PathLike, val_fraction: float = 0.1, seed: int = SPLIT_SEED) -> list[Entry]:
+    """Entries of a CSV with columns ``protein,ligand`` and optional ``name,split,protein_id``.
+
+    Paths are relative to the CSV's folder (absolute paths also work); the first SDF record is
+    the ligand. ``protein_id`` defaults to the protein path, ``name`` to the ligand path; rows
+    without a split get one by protein id (a seeded ``val_fraction`` val, the rest train).
+    """
+    index_csv = Path(index_csv)
+    if not index_csv.is_file():
+        raise FileNotFoundError(f"complex index {index_csv} not found")
+    with open(index_csv, newline="") as handle:
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
+    if not rows or not {"protein", "ligand"} <= set(rows[0]):
+        raise ValueError(f"{index_csv}: expected a header with columns protein,ligand[,name,split,protein_id] "
+                         "and at least one row")
+    for k, row in enumerate(rows, start=2):
+        if row.get("split"):
+            try:
+                _check_split(row["split"])
+            except ValueError as err:
+                raise ValueError(f"{index_csv} line {k}: {err}") from None
+    pids = [row.get("protein_id") or row["protein"] for row in rows]
+    auto = assign_splits([pid for pid, row in zip(pids, rows) if not row.get("split")], val_fraction, seed)
+    base = index_csv.parent
+    return [Entry(str(base / row["protein"]), str(base / row["ligand"]), None, row.get("name") or row["ligand"],
+                  pid, row.get("split") or auto[pid]) for pid, row in zip(pids, rows)]
+
+
+# ------------------------------------------------------------------ preprocessing
+
+
+@dataclass
+class _Complex:
+    """Featurized arrays of one kept complex."""
+
+    lig: tuple[np.ndarray, ...]  # featurize_ligand's (pos, types, charges, bonds, classes)
+    pocket_pos: np.ndarray
+    pocket: dict[str, np.ndarray]  # pocket_features
+    smiles: str
+
+
+#: A worker's answer for one entry: the complex, or (reason, detail).
+_Result = _Complex | tuple[str, str]
+
+
+def _ligand_mol(entry: Entry, sdf_cache: dict[str, list]) -> Chem.Mol:
+    """The entry's SDF record (files read once per task); ``ValueError`` if unreadable."""
+    if entry.ligand not in sdf_cache:
+        with BlockLogs():
+            sdf_cache[entry.ligand] = list(Chem.SDMolSupplier(entry.ligand, sanitize=False, removeHs=False))
+    mols = sdf_cache[entry.ligand]
+    k = entry.ligand_index or 0
+    if k >= len(mols) or mols[k] is None:
+        raise ValueError(f"{entry.ligand}: record {k + 1} of {len(mols)} could not be parsed")
+    return mols[k]
+
+
+def _process_entry(atoms, entry: Entry, sdf_cache: dict[str, list], cutoff: float) -> _Result:
+    try:
+        mol = _ligand_mol(entry, sdf_cache)
+    except (ValueError, OSError) as err:
+        return "ligand unreadable", str(err)
+    try:
+        lig = featurize_ligand(mol, LIGAND_VOCAB)
+    except ValueError as err:
+        return str(err).split(": ")[0], f"{entry.name}: {err}"
+    try:
+        pocket = pocket_from_ligand(atoms, lig[0], cutoff)
+    except StructureError as err:
+        return "no pocket around the ligand", f"{entry.name}: {err}"
+    return _Complex(lig, pocket.pos.astype(np.float32), pocket_features(pocket),
+                    canonical_smiles(clean_ligand(mol)) or "")
+
+
+def _process_group(task: tuple[str, list[tuple[int, Entry]], float, bool]) -> list[tuple[int, _Result]]:
+    """Pool worker: all entries of one protein file (parsed once)."""
+    protein, items, cutoff, keep_hetero = task
+    try:
+        atoms = read_structure(protein, keep_hetero=keep_hetero)
+    except StructureError as err:
+        return [(idx, ("protein unreadable", str(err))) for idx, _ in items]
+    sdf_cache: dict[str, list] = {}
+    return [(idx, _process_entry(atoms, entry, sdf_cache, cutoff)) for idx, entry in items]
+
+
+def _run_tasks(tasks: list, total: int, num_workers: int, verbose: bool) -> dict[int, _Result]:
+    """Run the groups, in a spawn-context pool unless ``num_workers == 1``, with a progress bar."""
+    results: dict[int, _Result] = {}
+    chunksize = max(1, min(32, len(tasks) // (num_workers * 8)))
+    with tqdm(total=total, desc="complexes", unit="cplx", disable=not verbose) as bar, ExitStack() as stack:
+        if num_workers == 1:
+            outputs = map(_process_group, tasks)
+        else:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(num_workers))
+            outputs = pool.imap_unordered(_process_group, tasks, chunksize=chunksize)
+        for out in outputs:
+            results.update(out)
+            bar.update(len(out))
+    return results
+
+
+def _missing_file(entry: Entry, exists: dict[str, bool]) -> tuple[str, str] | None:
+    for kind, path in (("protein", entry.protein), ("ligand", entry.ligand)):
+        if path not in exists:
+            exists[path] = os.path.isfile(path)
+        if not exists[path]:
+            return f"missing {kind} file", f"{entry.name}: {path}"
+    return None
+
+
+def prepare_complexes(entries: Sequence[Entry], out_path: str | os.PathLike, pocket_cutoff: float = 8.0,
+                      keep_hetero: bool = False, num_workers: int | None = None, verbose: bool = True) -> dict:
+    """Featurize ``entries`` into the cache at ``out_path``; returns (and if verbose prints) a summary.
+
+    Each protein file is parsed once for all its ligands. Entries that cannot be used are skipped
+    and counted per reason; ``ValueError`` if none is left.
+    """
+    start = time.perf_counter()
+    for entry in entries:
+        _check_split(entry.split)
+    exists: dict[str, bool] = {}
+    results: dict[int, _Result] = {}
+    groups: dict[str, list[tuple[int, Entry]]] = {}
+    for idx, entry in enumerate(entries):
+        missing = _missing_file(entry, exists)
+        if missing:
+            results[idx] = missing
+        else:
+            groups.setdefault(entry.protein, []).append((idx, entry))
+    tasks = [(protein, items, float(pocket_cutoff), keep_hetero) for protein, items in groups.items()]
+    workers = max(1, min(num_workers or os.cpu_count() or 1, len(tasks)))
+    results |= _run_tasks(tasks, sum(len(items) for items in groups.values()), workers, verbose)
+    ordered = [results[idx] for idx in range(len(entries))]
+    kept = [(entries[idx], r) for idx, r in enumerate(ordered) if isinstance(r, _Complex)]
+    skipped = [r for r in ordered if not isinstance(r, _Complex)]
+    if not kept:
+        reasons = Counter(reason for reason, _ in skipped)
+        raise ValueError(f"no complex could be prepared from {len(entries)} entries: "
+                         + "; ".join(f"{reason} ({n})" for reason, n in reasons.most_common()))
+    arrays = _assemble(kept, pocket_cutoff)
+    save_complexes(arrays, out_path)
+    summary = _summary(Path(out_path), len(entries), arrays, skipped, time.perf_counter() - start)
+    if verbose:
+        print(format_summary(summary))
+    return summary
+
+
+def _assemble(kept: list[tuple[Entry, _Complex]], cutoff: float) -> ComplexArrays:
+    """Concatenate kept complexes into :class:`ComplexArrays` (entry order)."""
+    cxs = [c for _, c in kept]
+
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts)
+
+    return ComplexArrays(
+        lig_num_atoms=np.array([len(c.lig[1]) for c in cxs], dtype=np.int64),
+        lig_pos=cat([c.lig[0] for c in cxs]).astype(np.float32),
+        lig_types=cat([c.lig[1] for c in cxs]).astype(np.uint8),
+        lig_charges=cat([c.lig[2] for c in cxs]).astype(np.int8),
+        lig_num_bonds=np.array([len(c.lig[4]) for c in cxs], dtype=np.int64),
+        lig_bonds=cat([c.lig[3] for c in cxs]).astype(np.uint16).reshape(-1, 2),
+        lig_bond_classes=cat([c.lig[4] for c in cxs]).astype(np.uint8),
+        pocket_num_atoms=np.array([len(c.pocket_pos) for c in cxs], dtype=np.int64),
+        pocket_pos=cat([c.pocket_pos for c in cxs]).astype(np.float32),
+        pocket_element=cat([c.pocket["element"] for c in cxs]).astype(np.uint8),
+        pocket_residue=cat([c.pocket["residue"] for c in cxs]).astype(np.uint8),
+        pocket_backbone=cat([c.pocket["backbone"] for c in cxs]).astype(bool),
+        pocket_ca=cat([c.pocket["ca"] for c in cxs]).astype(bool),
+        name=np.array([e.name for e, _ in kept], dtype=str),
+        protein=np.array([e.protein_id for e, _ in kept], dtype=str),
+        split=np.array([SPLIT_NAMES.index(e.split) for e, _ in kept], dtype=np.uint8),
+        smiles=np.array([c.smiles for c in cxs], dtype=str),
+        dg=np.array([math.nan if e.dg is None else e.dg for e, _ in kept], dtype=np.float32),
+        vocab=LIGAND_VOCAB,
+        pocket_cutoff=float(cutoff),
+    )
+
+
+def _summary(path: Path, n_in: int, arrays: ComplexArrays, skipped: list[tuple[str, str]], seconds: float) -> dict:
+    """Counts kept / skipped per reason (with a few examples) and per split, file size, time."""
+    examples: dict[str, list[str]] = {}
+    for reason, detail in skipped:
+        if len(examples.setdefault(reason, [])) < _EXAMPLES_PER_REASON:
+            examples[reason].append(detail)
+    return {
+        "path": str(path),
+        "n_in": n_in,
+        "n_kept": len(arrays),
+        "skipped": dict(Counter(reason for reason, _ in skipped).most_common()),
+        "examples": examples,
+        "kept_by_split": {name: int(len(arrays.split_indices(name))) for name in SPLIT_NAMES},
+        "proteins_by_split": {name: int(len(set(arrays.protein[arrays.split_indices(name)].tolist())))
+                              for name in SPLIT_NAMES},
+        "size_mb": path.stat().st_size / 1e6,
+        "seconds": seconds,
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """Human-readable multi-line summary of :func:`prepare_complexes`."""
+    lines = [
+        f"wrote {summary['path']} ({summary['size_mb']:.1f} MB) in {summary['seconds']:.0f} s",
+        f"kept {summary['n_kept']} of {summary['n_in']} complexes; skipped {summary['n_in'] - summary['n_kept']}",
+        "kept per split: " + ", ".join(f"{k} {v} ({summary['proteins_by_split'][k]} proteins)"
+                                       for k, v in summary["kept_by_split"].items()),
+    ]
+    for reason, count in summary["skipped"].items():
+        lines.append(f"  skipped ({reason}): {count}")
+        lines += [f"    e.g. {example}" for example in summary["examples"][reason]]
+    return "\n".join(lines)

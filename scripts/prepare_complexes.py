@@ -1,0 +1,49 @@
+"""Build a protein-ligand complex cache (``data/cache/<name>.npz``) from CrossDocked2020, the FEP
+benchmark or a CSV of (protein, ligand) files.
+
+Usage:
+  python scripts/prepare_complexes.py --source crossdocked --root crossdocked_pocket10 --split_file split_by_name.pt
+  python scripts/prepare_complexes.py --source fep --root fep_benchmark --out data/cache/fep.npz
+  python scripts/prepare_complexes.py --source folder --index complexes.csv --out data/cache/mine.npz
+"""
+import argparse
+from pathlib import Path
+
+from moldiff.cli import run
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", required=True, choices=("crossdocked", "fep", "folder"))
+    ap.add_argument("--root", help="data folder (crossdocked: the pocket10 folder; fep: the benchmark folder)")
+    ap.add_argument("--split_file", help="crossdocked: split_by_name.pt")
+    ap.add_argument("--index", help="folder: CSV with columns protein,ligand[,name,split,protein_id]")
+    ap.add_argument("--out", type=Path, help="cache path (default: data/cache/<source>.npz)")
+    ap.add_argument("--pocket_cutoff", type=float, default=8.0,
+                    help="pocket: whole residues within this many Å of the ligand (default: %(default)s)")
+    ap.add_argument("--keep_hetero", action="store_true",
+                    help="keep ions, cofactors and other hetero groups in pockets")
+    ap.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    args = ap.parse_args()
+    from moldiff.datasets.complexes_prepare import crossdocked_entries, fep_entries, folder_entries, prepare_complexes
+
+    needed = {"crossdocked": ("root", "split_file"), "fep": ("root",), "folder": ("index",)}[args.source]
+    for name in needed:
+        if getattr(args, name) is None:
+            raise ValueError(f"--source {args.source} needs --{name}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if args.source == "crossdocked":
+        entries = crossdocked_entries(args.root, args.split_file)
+    elif args.source == "fep":
+        entries = fep_entries(args.root)
+    else:
+        entries = folder_entries(args.index)
+    out = args.out or REPO_ROOT / "data" / "cache" / f"{args.source}.npz"
+    prepare_complexes(entries, out, args.pocket_cutoff, args.keep_hetero, args.workers, verbose=True)
+
+
+if __name__ == "__main__":
+    run(main)
