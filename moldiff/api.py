@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from moldiff.chem.build import build_molecule, sanitize_or_none
+from moldiff.chem.metrics import validity_error
 from moldiff.convert import MolArrays
 from moldiff.datasets.pockets import Pocket
 from moldiff.pipeline import FORMAT, MolDiffModel
@@ -68,8 +69,9 @@ def _from_lightning(ckpt: dict) -> MolDiffModel:
 
 
 def arrays_to_mols(arrays: Sequence[MolArrays], explicit_h: bool = True) -> list:
-    """Build RDKit molecules (unsanitized if invalid; bonds from the model when modelled,
-    else from geometry) with a ``moldiff_valid`` flag property.
+    """Build RDKit molecules (unsanitized if they fail sanitization; bonds from the model when
+    modelled, else from geometry) with a ``moldiff_valid`` flag: 1 when the molecule sanitizes
+    and is one connected fragment (the ``validity`` of the metrics), else 0 with ``moldiff_error``.
 
     ``explicit_h``: the model generates hydrogens (QM9 with H), so RDKit must not add any;
     heavy-atom models pass False and valences are completed with implicit hydrogens.
@@ -77,9 +79,10 @@ def arrays_to_mols(arrays: Sequence[MolArrays], explicit_h: bool = True) -> list
     mols = []
     for a in arrays:
         mol = build_molecule(a.elements, a.pos, a.charges, a.bonds, explicit_h=explicit_h)
-        ok, err = sanitize_or_none(mol)
+        ok, _ = sanitize_or_none(mol)
         out = ok if ok is not None else mol
-        out.SetIntProp("moldiff_valid", int(ok is not None))
+        err = validity_error(mol)
+        out.SetIntProp("moldiff_valid", int(not err))
         if err:
             out.SetProp("moldiff_error", err)
         mols.append(out)

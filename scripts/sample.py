@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
     ap.add_argument("--sanitize", "--drop_invalid", dest="sanitize", action="store_true",
-                    help="write only molecules that pass RDKit sanitization")
+                    help="write only valid molecules (RDKit sanitization passes, one connected fragment)")
     ap.add_argument("--outfile", default="samples.sdf")
     pocket = ap.add_argument_group("pocket (pocket models)")
     pocket.add_argument("--pocket", default=None, help="protein structure, PDB or mmCIF")
@@ -55,7 +55,7 @@ def main() -> None:
     if args.sanitize:
         mols = [m for m in mols if m.GetIntProp("moldiff_valid")]
     write_sdf(mols, args.outfile)
-    print(f"wrote {len(mols)} molecules to {args.outfile} ({n_valid}/{args.n_samples} sanitize)")
+    print(f"wrote {len(mols)} molecules to {args.outfile} ({n_valid}/{args.n_samples} valid)")
 
 
 def _num_atoms(text: str | None):

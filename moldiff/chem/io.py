@@ -23,11 +23,13 @@ def _one_line(value: object) -> str:
 
 
 def _record(mol: Chem.Mol, props: dict) -> str:
-    """One SDF record: mol block without sanitization or kekulization, then data items."""
+    """One SDF record: mol block without sanitization or kekulization, then data items (the
+    molecule's own properties, then ``props``; validity is recomputed here)."""
     work = Chem.Mol(mol)
     work.UpdatePropertyCache(strict=False)  # writers need valences even on invalid molecules
     error = validity_error(mol)
-    items = {"moldiff_valid": int(not error), "moldiff_error": error, **props}
+    own = {k: mol.GetProp(k) for k in mol.GetPropNames() if k not in ("moldiff_valid", "moldiff_error")}
+    items = {"moldiff_valid": int(not error), "moldiff_error": error, **own, **props}
     block = Chem.MolToMolBlock(work, kekulize=False)
     data = "".join(f">  <{_one_line(key)}>\n{_one_line(value)}\n\n" for key, value in items.items())
     return f"{block}{data}$$$$\n"
