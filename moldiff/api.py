@@ -12,8 +12,6 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from moldiff.chem.build import build_molecule, sanitize_or_none
-from moldiff.chem.metrics import validity_error
 from moldiff.convert import MolArrays
 from moldiff.datasets.pockets import Pocket
 from moldiff.pipeline import FORMAT, MolDiffModel
@@ -76,6 +74,9 @@ def arrays_to_mols(arrays: Sequence[MolArrays], explicit_h: bool = True) -> list
     ``explicit_h``: the model generates hydrogens (QM9 with H), so RDKit must not add any;
     heavy-atom models pass False and valences are completed with implicit hydrogens.
     """
+    from moldiff.chem.build import build_molecule, sanitize_or_none  # RDKit only here: GPU boxes may lack it
+    from moldiff.chem.metrics import validity_error
+
     mols = []
     for a in arrays:
         mol = build_molecule(a.elements, a.pos, a.charges, a.bonds, explicit_h=explicit_h)
