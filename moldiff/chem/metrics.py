@@ -149,3 +149,27 @@ def format_table(metrics: dict[str, float]) -> str:
             text = f"{100.0 * value:.2f}%"
         lines.append(f"| {name} | {text} |")
     return "\n".join(lines)
+
+
+def internal_diversity(mols: Sequence[Chem.Mol], radius: int = 2, n_bits: int = 2048) -> float:
+    """1 - mean pairwise Tanimoto similarity of Morgan fingerprints (radius 2, 2048 bits) over
+    distinct pairs of the given (sanitized) molecules; NaN for fewer than two."""
+    from rdkit import DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    if len(mols) < 2:
+        return math.nan
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    fps = [gen.GetFingerprint(m) for m in mols]
+    total = sum(sum(DataStructs.BulkTanimotoSimilarity(fps[i], fps[i + 1:])) for i in range(len(fps) - 1))
+    return 1.0 - total / (len(fps) * (len(fps) - 1) / 2)
+
+
+def min_protein_distance(mol: Chem.Mol, protein_pos: np.ndarray) -> float:
+    """Smallest distance (Angstrom) between a heavy atom of ``mol`` and any protein atom."""
+    pos = mol.GetConformer().GetPositions()
+    heavy = pos[[a.GetAtomicNum() > 1 for a in mol.GetAtoms()]]
+    if len(heavy) == 0 or len(protein_pos) == 0:
+        return math.inf
+    d2 = ((heavy[:, None, :] - np.asarray(protein_pos)[None, :, :]) ** 2).sum(-1)
+    return float(np.sqrt(d2.min()))

@@ -114,3 +114,21 @@ def test_format_table():
     lines = table.splitlines()
     assert lines[:2] == ["| metric | value |", "|---|---|"]
     assert lines[2:] == ["| n_molecules | 10 |", "| validity | 95.12% |", "| novelty | n/a |"]
+
+
+def test_internal_diversity_and_protein_distance():
+    import numpy as np
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    from moldiff.chem.metrics import internal_diversity, min_protein_distance
+
+    same = [Chem.MolFromSmiles("c1ccccc1O")] * 3
+    assert internal_diversity(same) == pytest.approx(0.0)
+    assert internal_diversity([Chem.MolFromSmiles("c1ccccc1O"), Chem.MolFromSmiles("CCCCCCN")]) > 0.8
+    assert np.isnan(internal_diversity(same[:1]))
+    mol = Chem.AddHs(Chem.MolFromSmiles("CO"))
+    AllChem.EmbedMolecule(mol, randomSeed=0)
+    heavy = mol.GetConformer().GetPositions()[:2]
+    protein = np.array([heavy[0] + [0, 0, 1.5], heavy[1] + [0, 3.0, 0]])
+    assert min_protein_distance(mol, protein) == pytest.approx(1.5)
