@@ -73,3 +73,18 @@ def test_bad_pocket_input_is_one_line(pocket_model, tmp_path, args, fragments):
               "--outfile", out)
     one_line_error(res, *fragments)
     assert out.read_text() == "keep me"
+
+
+def test_benchmark_pockets(pocket_model, tmp_path):
+    import json
+
+    cache = pocket_model.parent.parent / "demo.npz"
+    out = tmp_path / "bench"
+    res = cli("benchmark_pockets.py", "--cache", cache, "--split", "val", "--model", pocket_model, "--n_samples", 3,
+              "--n_steps", 3, "--device", "cpu", "--out", out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["n_pockets"] == 2 and summary["n_molecules"] == 6
+    assert 0.0 <= summary["clash_rate_mean"] <= 1.0 and summary["ref_clash_mean"] == 0.0  # crystal ligand: no clash
+    assert summary["ref_qed_mean"] > 0 and (out / "properties.png").exists() and (out / "per_pocket.csv").exists()
+    assert len(json.loads((out / "timing.json").read_text())["seconds_per_pocket"]) == 2

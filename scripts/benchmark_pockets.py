@@ -1,0 +1,214 @@
+"""Pocket-conditioned generation benchmark over the complexes of a cache (e.g. the CrossDocked
+100-pocket test set), with the published protocol: N molecules per pocket, per-pocket metrics,
+then the mean over pockets of per-pocket means and the median over pockets.
+
+    python scripts/prepare_complexes.py --source folder --index <test100 CSV> --out data/cache/crossdocked_test100.npz
+    python scripts/benchmark_pockets.py --cache data/cache/crossdocked_test100.npz --model pocket --n_samples 100 \\
+        --out outputs/bench_pockets
+
+Sampling (timed per pocket; ``--skip_eval`` on GPU machines without RDKit) saves
+``samples.npz``; evaluation computes validity (sanitizes and is one fragment; both parts also
+separately), uniqueness, internal
+diversity, clash rate (a ligand heavy atom closer than 2 Å to a cached pocket atom), QED and SA
+(raw and (10 - SA) / 9) of valid molecules, and the same for each reference ligand, and writes
+``results.json``, ``per_pocket.csv``, ``results.md`` and ``properties.png``. Vina columns come
+with the evaluation toolbox.
+"""
+import argparse
+import json
+import os
+from pathlib import Path
+
+from moldiff.cli import run
+
+CLASH_DISTANCE = 2.0
+METRICS = ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate", "qed", "sa_raw", "sa")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", required=True, help="complex cache from scripts/prepare_complexes.py")
+    ap.add_argument("--split", default="test", help="which split of the cache (default test)")
+    ap.add_argument("--model", default="pocket")
+    ap.add_argument("--n_samples", type=int, default=100, help="molecules per pocket")
+    ap.add_argument("--n_steps", type=int, default=None)
+    ap.add_argument("--limit", type=int, default=None, help="only the first N pockets")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--out", default="outputs/bench_pockets")
+    ap.add_argument("--skip_eval", action="store_true")
+    ap.add_argument("--eval_only", action="store_true")
+    args = ap.parse_args()
+    from moldiff.datasets.complexes import load_complexes
+
+    arrays = load_complexes(args.cache)
+    idx = arrays.split_indices(args.split)[: args.limit]
+    if len(idx) == 0:
+        raise ValueError(f"{args.cache}: no complexes in split {args.split!r}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.eval_only:
+        _sample(args, arrays, idx, out)
+    if not args.skip_eval:
+        _evaluate(arrays, out)
+
+
+def _pocket(arrays, i: int, representation: str):
+    from moldiff.datasets.pockets import Pocket
+
+    c = arrays.complex(int(i))
+    return Pocket.from_arrays(c["pocket_pos"], c["pocket_element"], c["pocket_residue"], c["pocket_backbone"],
+                              c["pocket_ca"], representation, str(arrays.name[i]))
+
+
+def _sample(args, arrays, idx, out: Path) -> None:
+    import time
+
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from moldiff.api import load_model
+    from moldiff.benchmark import device_name
+    from moldiff.convert import pack_arrays
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
+    model = load_model(args.model, device)
+    n_steps = args.n_steps or model.cfg.sample.n_steps
+    rep = model.cfg.data.pocket_representation
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation is not timed
+    model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0))
+    mols, which, seconds = [], [], []
+    for k, i in enumerate(tqdm(idx, desc="pockets")):
+        pocket = _pocket(arrays, i, rep)
+        sizes = model.sample_sizes(args.n_samples, torch.Generator().manual_seed(args.seed + k), len(pocket.pos))
+        gen = torch.Generator(device=model.device).manual_seed(args.seed + k)
+        sync()
+        start = time.perf_counter()
+        got = model.sample_in_pocket(pocket, sizes, n_steps, gen)
+        sync()
+        seconds.append(time.perf_counter() - start)
+        mols += got
+        which += [int(i)] * len(got)
+    packed = pack_arrays(mols)
+    packed["complex_index"] = np.asarray(which, dtype=np.int64)
+    tmp = out / "samples.tmp.npz"
+    np.savez_compressed(tmp, **packed)
+    os.replace(tmp, out / "samples.npz")
+    timing = {"model": str(args.model), "n_steps": n_steps, "n_samples_per_pocket": args.n_samples,
+              "n_pockets": len(idx), "device": device_name(model.device), "tf32": device.startswith("cuda"),
+              "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
+    _write(out / "timing.json", json.dumps(timing, indent=2))
+    print(f"{len(idx)} pockets x {args.n_samples} molecules, {n_steps} steps: "
+          f"{timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+
+
+def _evaluate(arrays, out: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    from rdkit import Chem
+
+    from moldiff.api import arrays_to_mols
+    from moldiff.chem.build import build_molecule, canonical_smiles, sanitize_or_none
+    from moldiff.chem.draw import grid_png
+    from moldiff.chem.metrics import internal_diversity, min_protein_distance
+    from moldiff.chem.properties import qed, sa_score
+    from moldiff.convert import unpack_arrays
+
+    path = out / "samples.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no saved samples (run without --eval_only first)")
+    data = np.load(path)
+    mols = arrays_to_mols(unpack_arrays(data), explicit_h=False)
+    which = data["complex_index"]
+    elements = np.asarray(arrays.vocab.elements)
+    rows, gen_props, ref_props, shown = [], [], [], []
+    for i in np.unique(which):
+        c = arrays.complex(int(i))
+        group = [m for m, w in zip(mols, which) if w == i]
+        valid = [m for m in group if m.GetIntProp("moldiff_valid")]
+        smiles = {canonical_smiles(m) for m in valid}
+        props = [(qed(m), sa_score(m)) for m in valid]
+        gen_props += props
+        shown += valid[:1]
+        clash = [min_protein_distance(m, c["pocket_pos"]) < CLASH_DISTANCE for m in group]
+        ref = sanitize_or_none(build_molecule(elements[c["lig_types"]].tolist(), c["lig_pos"], c["lig_charges"],
+                                              c["lig_bonds"], explicit_h=False))[0]
+        ref_row = {}
+        if ref is not None:
+            ref_row = {"ref_qed": qed(ref), "ref_sa_raw": sa_score(ref),
+                       "ref_clash": float(min_protein_distance(ref, c["pocket_pos"]) < CLASH_DISTANCE)}
+            ref_props.append((ref_row["ref_qed"], ref_row["ref_sa_raw"]))
+        rows.append({"complex": str(arrays.name[i]), "n": len(group), "validity": len(valid) / len(group),
+                     "sanitizes": float(np.mean([sanitize_or_none(m)[0] is not None for m in group])),
+                     "connected": float(np.mean([len(Chem.GetMolFrags(m)) == 1 for m in group])),
+                     "uniqueness": len(smiles) / len(valid) if valid else np.nan,
+                     "diversity": internal_diversity(valid), "clash_rate": float(np.mean(clash)),
+                     "qed": np.mean([p[0] for p in props]) if props else np.nan,
+                     "sa_raw": np.mean([p[1] for p in props]) if props else np.nan,
+                     "sa": np.mean([(10 - p[1]) / 9 for p in props]) if props else np.nan, **ref_row})
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "per_pocket.csv", index=False)
+    summary = {"n_pockets": len(table), "n_molecules": int(table["n"].sum())}
+    for k in METRICS:
+        summary[f"{k}_mean"] = float(table[k].mean())
+        summary[f"{k}_median"] = float(table[k].median())
+    for k in ("ref_qed", "ref_sa_raw", "ref_clash"):
+        if k in table:
+            summary[f"{k}_mean"] = float(table[k].mean())
+    timing = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() else {}
+    summary["timing"] = {k: v for k, v in timing.items() if k != "seconds_per_pocket"}
+    md = _markdown(summary)
+    _write(out / "results.json", json.dumps(summary, indent=2))
+    _write(out / "results.md", md + "\n")
+    _plot(gen_props, ref_props, out / "properties.png")
+    grid_png(shown, out / "molecules.png", legends=[canonical_smiles(m) or "" for m in shown[:24]])
+    print(json.dumps(summary, indent=2))
+    print(md)
+
+
+def _markdown(s: dict) -> str:
+    pct = {"validity", "sanitizes", "connected", "uniqueness", "clash_rate"}
+    lines = ["| metric | mean over pockets | median over pockets |", "|---|---|---|"]
+    for k in METRICS:
+        f = (lambda v: f"{100 * v:.1f} %") if k in pct else (lambda v: f"{v:.3f}")
+        lines.append(f"| {k} | {f(s[k + '_mean'])} | {f(s[k + '_median'])} |")
+    if "ref_qed_mean" in s:
+        lines.append(f"| reference ligands: QED / SA raw / clash | {s['ref_qed_mean']:.3f} / "
+                     f"{s['ref_sa_raw_mean']:.2f} / {100 * s['ref_clash_mean']:.1f} % | |")
+    t = s.get("timing") or {}
+    if t:
+        lines.append(f"| seconds per pocket ({t['n_samples_per_pocket']} molecules, {t['n_steps']} steps, "
+                     f"{t['device']}) | {t['mean_seconds_per_pocket']:.2f} | |")
+    return "\n".join(lines)
+
+
+def _plot(gen: list, ref: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, k, name in [(axes[0], 0, "QED"), (axes[1], 1, "SA score (raw, lower = easier)")]:
+        ax.hist([p[k] for p in gen], bins=30, density=True, alpha=0.6, label="generated (valid)")
+        if ref:
+            ax.hist([p[k] for p in ref], bins=30, density=True, alpha=0.6, label="reference ligands")
+        ax.set(xlabel=name, ylabel="density")
+        ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    run(main)
