@@ -1,5 +1,7 @@
 """Protein-ligand complex cache: ligand featurization and the ``.npz`` format (numpy + RDKit, no torch).
 
+RDKit is imported only by the featurization functions, so GPU machines without it can load caches.
+
 The cache is built by :mod:`moldiff.datasets.complexes_prepare`
 (``python scripts/prepare_complexes.py``). Coordinates stay in the original PDB frame; the
 model side centres each complex on its pocket.
@@ -12,15 +14,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-from rdkit import Chem
-from rdkit.rdBase import BlockLogs
 
 from moldiff.vocab import BOND_DOUBLE, BOND_SINGLE, BOND_TRIPLE, LIGAND_VOCAB, Vocab
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 _CACHE_VERSION = 1
-_BOND_CLASSES = {Chem.BondType.SINGLE: BOND_SINGLE, Chem.BondType.DOUBLE: BOND_DOUBLE,
-                 Chem.BondType.TRIPLE: BOND_TRIPLE}
+_BOND_CLASSES = {"SINGLE": BOND_SINGLE, "DOUBLE": BOND_DOUBLE, "TRIPLE": BOND_TRIPLE}  # RDKit BondType names
 
 
 def _check_split(name: str) -> str:
@@ -39,6 +38,9 @@ def clean_ligand(mol: Chem.Mol) -> Chem.Mol:
     counter-ions are not what a pocket model should generate. Raises ``ValueError`` with the
     reason for molecules without a 3D conformer or that do not sanitize.
     """
+    from rdkit import Chem
+    from rdkit.rdBase import BlockLogs
+
     if mol is None:
         raise ValueError("ligand could not be parsed")
     if mol.GetNumConformers() == 0 or not mol.GetConformer().Is3D():
@@ -63,6 +65,8 @@ def featurize_ligand(mol: Chem.Mol, vocab: Vocab = LIGAND_VOCAB
     single/double/triple; ``charges`` are formal charges (not vocabulary indices). Raises
     ``ValueError`` naming the reason when an element, charge or bond type is not supported.
     """
+    from rdkit import Chem
+
     mol = Chem.Mol(clean_ligand(mol))
     try:
         Chem.Kekulize(mol, clearAromaticFlags=True)
@@ -78,10 +82,10 @@ def featurize_ligand(mol: Chem.Mol, vocab: Vocab = LIGAND_VOCAB
         charges.append(atom.GetFormalCharge())
     rows = []
     for bond in mol.GetBonds():
-        if bond.GetBondType() not in _BOND_CLASSES:
+        if str(bond.GetBondType()) not in _BOND_CLASSES:
             raise ValueError(f"bond type {bond.GetBondType()} not supported")
         i, j = sorted((bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()))
-        rows.append((i, j, _BOND_CLASSES[bond.GetBondType()]))
+        rows.append((i, j, _BOND_CLASSES[str(bond.GetBondType())]))
     bonds = np.array(sorted(rows), dtype=np.int64).reshape(-1, 3)
     return (mol.GetConformer().GetPositions().astype(np.float32), np.array(types, dtype=np.uint8),
             np.array(charges, dtype=np.int8), bonds[:, :2].astype(np.uint16), bonds[:, 2].astype(np.uint8))
