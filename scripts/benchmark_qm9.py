@@ -139,9 +139,10 @@ def _plot(rows: list[dict], path: Path) -> None:
 
     ours = [r for r in rows if "timing" in r]
     ref = {r["name"]: r for r in rows if "timing" not in r}
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (key, label), color in zip([("mol_stable", "molecule stability"), ("validity", "validity"),
-                                    ("validity_x_uniqueness", "validity × uniqueness")], ["C0", "C1", "C2"]):
+    fig, ax = plt.subplots(figsize=(9.5, 4.5))
+    for (key, label), color in zip([("mol_stable", "molecule stability (EDM distance rule)"),
+                                    ("mol_stable_valence", "molecule stability (model bonds)"), ("validity", "validity"),
+                                    ("validity_x_uniqueness", "validity × uniqueness")], ["C0", "C3", "C1", "C2"]):
         ax.plot([r["steps"] for r in ours], [100 * r[key] for r in ours], "o-", color=color, label=f"moldiff {label}")
         edm = ref["EDM (published, 1000 steps)"].get(key)
         if edm is not None:
@@ -150,7 +151,7 @@ def _plot(rows: list[dict], path: Path) -> None:
     ax.axhline(100 * test, color="grey", ls="--", lw=1, label="QM9 test molecule stability")
     ax.set(xscale="log", xlabel="sampling steps (network evaluations)", ylabel="%",
            title=f"QM9, {int(ours[0]['n_molecules'])} samples per point")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=120)
