@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-all data clean
+.PHONY: setup demo demo-pocket test test-all data clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(PY) scripts/sample.py --model qm9 --n_samples 100 --n_steps 100 --seed 0 --outfile outputs/demo/samples.sdf
 	$(PY) scripts/evaluate.py outputs/demo/samples.sdf --out outputs/demo
+
+demo-pocket: setup
+	$(PY) scripts/sample.py --pocket data/examples/1ia1_protein.pdb --ref_ligand data/examples/1ia1_ligand.sdf \
+		--n_samples 20 --n_steps 100 --seed 0 --outfile outputs/demo_pocket/ligands.sdf
 
 test: setup
 	$(PY) -m pytest -q

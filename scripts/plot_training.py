@@ -26,11 +26,17 @@ def main() -> None:
     ax1.plot(val["step"], val["val/loss"], "o-", label="validation (EMA weights)")
     ax1.set(xlabel="optimizer step", ylabel="weighted loss", title="loss")
     ax1.legend()
-    for key, label in [("val/mol_stable", "molecule stability"), ("val/atom_stable", "atom stability"),
-                       ("val/validity", "validity")]:
-        if key in val and val[key].notna().any():
+    quality = [(k, label) for k, label in [("val/mol_stable", "molecule stability (EDM rule)"),
+                                          ("val/atom_stable", "atom stability (EDM rule)"), ("val/validity", "validity")]
+               if k in val and val[k].notna().any()]
+    if quality:
+        for key, label in quality:
             ax2.plot(val["step"], 100 * val[key], "o-", label=label)
-    ax2.set(xlabel="optimizer step", ylabel="%", ylim=(0, 100), title="samples during training (EDM distance rule)")
+        ax2.set(xlabel="optimizer step", ylabel="%", ylim=(0, 100), title="samples during training")
+    else:  # no sample metrics logged (e.g. heavy-atom models trained without RDKit): per-field losses
+        for key in [c for c in val.columns if c.startswith("val/") and c != "val/loss" and val[c].notna().any()]:
+            ax2.plot(val["step"], val[key], "o-", label=key)
+        ax2.set(xlabel="optimizer step", ylabel="unweighted loss", title="validation loss per field")
     ax2.legend()
     fig.tight_layout()
     tmp = args.out + ".tmp.png"
