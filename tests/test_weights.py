@@ -27,3 +27,14 @@ def test_models_load_and_sample_without_rdkit():
             "arrays, run = timed_sampling(m, 3, 2, 2, warmup=False)\nassert len(arrays) == 3\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+@pytest.mark.skipif("pocket" not in available_models(), reason="no shipped pocket weights")
+def test_shipped_pocket_model_samples_in_the_demo_pocket():
+    from moldiff.api import load_pocket
+
+    model = load_model("pocket")
+    assert model.conditional and model.vocab.elements[:3] == ("C", "N", "O")
+    pocket = load_pocket("data/examples/1ia1_protein.pdb", ref_ligand="data/examples/1ia1_ligand.sdf")
+    mols = sample(model, n_samples=2, n_steps=3, seed=0, pocket=pocket, progress=False)
+    assert len(mols) == 2 and all(m.GetConformer().Is3D() for m in mols)
