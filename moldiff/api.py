@@ -74,7 +74,10 @@ def arrays_to_mols(arrays: Sequence[MolArrays], explicit_h: bool = True) -> list
     ``explicit_h``: the model generates hydrogens (QM9 with H), so RDKit must not add any;
     heavy-atom models pass False and valences are completed with implicit hydrogens.
     """
-    from moldiff.chem.build import build_molecule, sanitize_or_none  # RDKit only here: GPU boxes may lack it
+    from moldiff.chem.build import (  # RDKit only here: GPU boxes may lack it
+        build_molecule,
+        sanitize_or_none,
+    )
     from moldiff.chem.metrics import validity_error
 
     mols = []
@@ -101,8 +104,13 @@ def load_pocket(protein: str | Path, ref_ligand: str | Path | None = None, resid
     exactly one of: a reference ligand SDF (residues within ``cutoff`` of its heavy atoms), a
     residue list (``["A:45", "A:46B"]``), or a ``center`` with a ``radius``."""
     from moldiff.chem.io import read_sdf
-    from moldiff.chem.pocket import (pocket_features, pocket_from_center, pocket_from_ligand, pocket_from_residues,
-                                     read_structure)
+    from moldiff.chem.pocket import (
+        pocket_features,
+        pocket_from_center,
+        pocket_from_ligand,
+        pocket_from_residues,
+        read_structure,
+    )
 
     given = [ref_ligand is not None, bool(residues), center is not None]
     if sum(given) != 1:

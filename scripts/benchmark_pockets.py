@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 
+from moldiff.atomic import write_text
 from moldiff.cli import run
 
 CLASH_DISTANCE = 2.0
@@ -69,6 +70,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
     from tqdm.auto import tqdm
 
     from moldiff.api import load_model
+    from moldiff.atomic import save_npz
     from moldiff.benchmark import device_name
     from moldiff.convert import pack_arrays
 
@@ -94,13 +96,11 @@ def _sample(args, arrays, idx, out: Path) -> None:
         which += [int(i)] * len(got)
     packed = pack_arrays(mols)
     packed["complex_index"] = np.asarray(which, dtype=np.int64)
-    tmp = out / "samples.tmp.npz"
-    np.savez_compressed(tmp, **packed)
-    os.replace(tmp, out / "samples.npz")
+    save_npz(out / "samples.npz", packed)
     timing = {"model": str(args.model), "n_steps": n_steps, "n_samples_per_pocket": args.n_samples,
               "n_pockets": len(idx), "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
-    _write(out / "timing.json", json.dumps(timing, indent=2))
+    write_text(out / "timing.json", json.dumps(timing, indent=2))
     print(f"{len(idx)} pockets x {args.n_samples} molecules, {n_steps} steps: "
           f"{timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
 
@@ -161,8 +161,8 @@ def _evaluate(arrays, out: Path) -> None:
     timing = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() else {}
     summary["timing"] = {k: v for k, v in timing.items() if k != "seconds_per_pocket"}
     md = _markdown(summary)
-    _write(out / "results.json", json.dumps(summary, indent=2))
-    _write(out / "results.md", md + "\n")
+    write_text(out / "results.json", json.dumps(summary, indent=2))
+    write_text(out / "results.md", md + "\n")
     _plot(gen_props, ref_props, out / "properties.png")
     grid_png(shown, out / "molecules.png", legends=[canonical_smiles(m) or "" for m in shown[:24]])
     print(json.dumps(summary, indent=2))
@@ -203,11 +203,6 @@ def _plot(gen: list, ref: list, path: Path) -> None:
     fig.savefig(tmp, dpi=110)
     os.replace(tmp, path)
 
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import math
 import os
 from pathlib import Path
 
+from moldiff.atomic import write_text
 from moldiff.cli import run
 
 #: EDM (Hoogeboom et al. 2022, Table 1), QM9 with hydrogens, 1000 steps.
@@ -49,10 +50,10 @@ def main() -> None:
 
 
 def _sample(args, out: Path) -> None:
-    import numpy as np
     import torch
 
     from moldiff.api import load_model
+    from moldiff.atomic import save_npz
     from moldiff.benchmark import timed_sampling
     from moldiff.convert import pack_arrays
 
@@ -62,13 +63,11 @@ def _sample(args, out: Path) -> None:
     model = load_model(args.model, device)
     for n_steps in args.steps:
         arrays, timing = timed_sampling(model, args.n_samples, n_steps, args.batch_size, args.seed, args.sampler)
-        tmp = out / f"samples_{n_steps}.tmp.npz"
-        np.savez_compressed(tmp, **pack_arrays(arrays))
-        os.replace(tmp, out / f"samples_{n_steps}.npz")
+        save_npz(out / f"samples_{n_steps}.npz", pack_arrays(arrays))
         timings = _timings(out)
         timings[str(n_steps)] = {"model": str(args.model), "explicit_h": "H" in model.vocab.elements,
                                  "tf32": tf32, **timing.to_dict()}
-        _write(out / "timing.json", json.dumps(timings, indent=2))
+        write_text(out / "timing.json", json.dumps(timings, indent=2))
         print(f"{n_steps} steps: {timing.n_samples} molecules in {timing.seconds:.1f} s = "
               f"{timing.molecules_per_s:.1f} molecules/s (batch {timing.batch_size}, {timing.device})", flush=True)
 
@@ -101,8 +100,8 @@ def _evaluate(args, out: Path) -> None:
     rows.append({"name": "QM9 test split (same code)", "steps": None, **evaluate_arrays(test, True, train)})
     rows.append({"name": "EDM (published, 1000 steps)", "steps": 1000, **EDM_PUBLISHED})
     table = _table(rows)
-    _write(out / "results.json", json.dumps(rows, indent=2))
-    _write(out / "results.md", table + "\n")
+    write_text(out / "results.json", json.dumps(rows, indent=2))
+    write_text(out / "results.md", table + "\n")
     _plot(rows, out / "quality_vs_steps.png")
     _grid(out, args.steps)
     print(json.dumps(rows, indent=2))
@@ -172,11 +171,6 @@ def _grid(out: Path, steps: list[int]) -> None:
     valid = [m for m in mols if m.GetIntProp("moldiff_valid")][:24]
     grid_png(valid, out / f"molecules_{n}_steps.png", legends=[canonical_smiles(m) or "" for m in valid])
 
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

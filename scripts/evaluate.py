@@ -3,6 +3,7 @@ import argparse
 import json
 from pathlib import Path
 
+from moldiff.atomic import write_text
 from moldiff.cli import run
 
 
@@ -22,8 +23,8 @@ def main() -> None:
     out = Path(args.out) if args.out else Path(args.sdf).parent
     out.mkdir(parents=True, exist_ok=True)
     table = format_table(metrics)
-    _write(out / "metrics.json", json.dumps(metrics, indent=2))
-    _write(out / "metrics.md", table + "\n")
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    write_text(out / "metrics.md", table + "\n")
     from moldiff.chem.build import canonical_smiles
     from moldiff.chem.draw import grid_png
 
@@ -42,17 +43,11 @@ def _train_smiles(path: str | None):
     cache = Path("data/cache/qm9.npz")
     if cache.exists():
         from moldiff.datasets.qm9 import load_qm9
-
         from moldiff.training.run import train_smiles
 
         return train_smiles(load_qm9(cache))
     return None
 
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,12 @@ def main() -> None:
                     help="keep ions, cofactors and other hetero groups in pockets")
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     args = ap.parse_args()
-    from moldiff.datasets.complexes_prepare import crossdocked_entries, fep_entries, folder_entries, prepare_complexes
+    from moldiff.datasets.complexes_prepare import (
+        crossdocked_entries,
+        fep_entries,
+        folder_entries,
+        prepare_complexes,
+    )
 
     needed = {"crossdocked": ("root", "split_file"), "fep": ("root",), "folder": ("index",)}[args.source]
     for name in needed:

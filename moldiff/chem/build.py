@@ -22,7 +22,13 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from moldiff.chem.stability import edm_bond_orders
-from moldiff.vocab import BOND_AROMATIC, BOND_DOUBLE, BOND_NONE, BOND_SINGLE, BOND_TRIPLE
+from moldiff.vocab import (
+    BOND_AROMATIC,
+    BOND_DOUBLE,
+    BOND_NONE,
+    BOND_SINGLE,
+    BOND_TRIPLE,
+)
 
 BOND_TYPES: dict[int, Chem.BondType] = {
     BOND_SINGLE: Chem.BondType.SINGLE,

@@ -29,7 +29,12 @@ from Bio.Data.IUPACData import atom_weights
 from Bio.PDB import MMCIFParser, PDBParser
 from scipy.spatial import cKDTree
 
-from moldiff.vocab import AMINO_ACIDS, BACKBONE_ATOM_NAMES, pocket_element_index, pocket_residue_index
+from moldiff.vocab import (
+    AMINO_ACIDS,
+    BACKBONE_ATOM_NAMES,
+    pocket_element_index,
+    pocket_residue_index,
+)
 
 WATER_NAMES = frozenset({"HOH", "WAT", "DOD", "H2O"})
 PDB_SUFFIXES = (".pdb", ".ent")

@@ -12,9 +12,14 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from moldiff.atomic import save_npz
+
+if TYPE_CHECKING:
+    from rdkit import Chem
 from moldiff.vocab import BOND_DOUBLE, BOND_SINGLE, BOND_TRIPLE, LIGAND_VOCAB, Vocab
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
@@ -178,14 +183,7 @@ def save_complexes(arrays: ComplexArrays, path: str | os.PathLike) -> None:
         "pocket_cutoff": np.array(arrays.pocket_cutoff, dtype=np.float64),
         "version": np.array(_CACHE_VERSION),
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    save_npz(path, data)
 
 
 def load_complexes(path: str | os.PathLike) -> ComplexArrays:

@@ -38,7 +38,12 @@ from rdkit.rdBase import BlockLogs
 from tqdm import tqdm
 
 from moldiff.chem.build import canonical_smiles
-from moldiff.chem.pocket import StructureError, pocket_features, pocket_from_ligand, read_structure
+from moldiff.chem.pocket import (
+    StructureError,
+    pocket_features,
+    pocket_from_ligand,
+    read_structure,
+)
 from moldiff.datasets.complexes import (
     SPLIT_NAMES,
     ComplexArrays,

@@ -41,6 +41,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 from tqdm import tqdm
 
+from moldiff.atomic import save_npz
 from moldiff.chem.build import build_molecule, canonical_smiles
 from moldiff.datasets.qm9 import (
     _CACHE_VERSION,
@@ -288,19 +289,6 @@ def _flatten(kept: list[_Molecule]) -> dict[str, np.ndarray]:
     }
 
 
-def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez_compressed`` to a temporary file in the same directory, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def prepare_qm9(
     out_path: str | os.PathLike = DEFAULT_CACHE_PATH,
     num_workers: int | None = None,
@@ -335,7 +323,7 @@ def prepare_qm9(
     for name, (column, scale) in PROPERTIES.items():
         values = frame.loc[kept_rows, column].map(parse_mathematica_number).to_numpy(dtype=np.float64)
         arrays[f"prop_{name}"] = (values * scale).astype(np.float32)
-    _save_npz_atomic(out_path, arrays)
+    save_npz(out_path, arrays)
     summary = _summary(out_path, len(selected), arrays, time.perf_counter() - start)
     if verbose:
         print(format_summary(summary))

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from moldiff.chem.build import build_molecule, canonical_smiles, edm_bond_orders, sanitize_or_none
+from moldiff.chem.build import (
+    build_molecule,
+    canonical_smiles,
+    edm_bond_orders,
+    sanitize_or_none,
+)
 from moldiff.chem.io import read_sdf, write_sdf
 
 # Benzene with explicit H: ring radius 1.39 A, C-H 1.09 A.

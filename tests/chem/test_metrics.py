@@ -14,8 +14,8 @@ from moldiff.chem.metrics import (
     allowed_valences,
     evaluate_molecules,
     format_table,
-    validity_error,
     valence_stability,
+    validity_error,
 )
 from moldiff.chem.stability import atom_stability, molecule_stability
 

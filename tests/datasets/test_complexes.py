@@ -11,7 +11,12 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 
 from moldiff.chem.pocket import pocket_features, pocket_from_ligand, read_structure
-from moldiff.datasets.complexes import ComplexArrays, featurize_ligand, load_complexes, save_complexes
+from moldiff.datasets.complexes import (
+    ComplexArrays,
+    featurize_ligand,
+    load_complexes,
+    save_complexes,
+)
 from moldiff.datasets.complexes_prepare import (
     DEFAULT_FEP_TEST_PROTEINS,
     crossdocked_entries,

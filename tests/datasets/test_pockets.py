@@ -3,7 +3,12 @@ import numpy as np
 import torch
 
 from moldiff.config import load_config
-from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, pocket_feature_matrix
+from moldiff.datasets.pockets import (
+    POCKET_FEATURE_DIM,
+    Pocket,
+    PocketSizeModel,
+    pocket_feature_matrix,
+)
 from moldiff.pipeline import MolDiffModel
 from moldiff.vocab import LIGAND_VOCAB, POCKET_ELEMENTS
 

@@ -4,7 +4,11 @@ import pytest
 import torch
 
 from moldiff.config import DENOISERS
-from moldiff.testing import assert_equivariant, assert_permutation_equivariant, random_graph
+from moldiff.testing import (
+    assert_equivariant,
+    assert_permutation_equivariant,
+    random_graph,
+)
 
 SMALL = {"egnn": dict(hidden=32, pair_hidden=16, num_layers=3),
          "e3nn": dict(hidden_scalars=16, hidden_vectors=4, num_layers=2)}

@@ -1,7 +1,12 @@
 import pytest
 import torch
 
-from moldiff.processes.schedules import clip_noise_schedule, cosine, get_schedule, polynomial
+from moldiff.processes.schedules import (
+    clip_noise_schedule,
+    cosine,
+    get_schedule,
+    polynomial,
+)
 
 
 @pytest.mark.parametrize("make", [cosine, polynomial])

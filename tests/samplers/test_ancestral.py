@@ -1,11 +1,13 @@
 """The ancestral sampler driven by Bayes-optimal denoisers must reproduce the data distribution."""
 import torch
-from oracle import P_BOND, P_TYPE, S0, OracleDenoiser, make_process as _process
+from oracle import P_BOND, P_TYPE, S0, OracleDenoiser
+from oracle import make_process as _process
 
 from moldiff.processes.joint import Topology
 from moldiff.processes.schedules import cosine, polynomial
 from moldiff.samplers import ancestral_step
 from moldiff.samplers.loop import reverse_loop, uniform_times
+
 
 def expected_final_variance(schedule, times):
     """Variance of the sampler's output for Gaussian data N(0, S0^2) and the exact linear
