@@ -204,3 +204,31 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
             _annotate(mol, props)
             mols.append(mol)
     return mols
+
+
+def relax(mols: Sequence, pocket: Pocket, progress: bool = True) -> list:
+    """Quick MMFF94 relaxation of each valid molecule with the pocket atoms held fixed (see
+    :func:`moldiff.chem.relax.relax_in_pocket`). Relaxed molecules keep their properties and gain
+    ``relax_rmsd`` (Angstrom moved); molecules MMFF cannot type keep their coordinates and get
+    ``relax_error``; invalid molecules are returned unchanged."""
+    from rdkit import Chem
+    from tqdm.auto import tqdm
+
+    from moldiff.chem.relax import relax_in_pocket
+
+    out = []
+    for mol in tqdm(mols, desc="relaxing", disable=not progress):
+        if mol.GetIntProp("moldiff_valid"):
+            try:
+                relaxed, rmsd = relax_in_pocket(mol, pocket.pos)
+            except ValueError as e:
+                mol.SetProp("relax_error", str(e))
+            else:
+                relaxed = Chem.Mol(relaxed)
+                for key in mol.GetPropNames():
+                    relaxed.SetProp(key, mol.GetProp(key))
+                relaxed.SetIntProp("moldiff_valid", 1)
+                relaxed.SetDoubleProp("relax_rmsd", round(rmsd, 3))
+                mol = relaxed
+        out.append(mol)
+    return out

@@ -32,6 +32,8 @@ def main() -> None:
     pocket.add_argument("--radius", type=float, default=None, help="with --center: residues with an atom this close (Å)")
     pocket.add_argument("--pocket_cutoff", type=float, default=8.0, help="with --ref_ligand (Å, default 8)")
     pocket.add_argument("--keep_hetero", action="store_true", help="keep ions and cofactors as pocket atoms")
+    pocket.add_argument("--relax", action="store_true",
+                        help="relax each valid ligand with MMFF94, pocket atoms fixed (writes relax_rmsd)")
     args = ap.parse_args()
     if args.n_samples < 1:
         raise ValueError(f"--n_samples must be >= 1, got {args.n_samples}")
@@ -39,7 +41,7 @@ def main() -> None:
         raise ValueError("--ref_ligand, --resi_list and --center define a pocket: give the protein with --pocket")
     import torch
 
-    from moldiff.api import load_model, load_pocket, sample
+    from moldiff.api import load_model, load_pocket, relax, sample
     from moldiff.chem.io import write_sdf
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -51,6 +53,10 @@ def main() -> None:
                              args.pocket_cutoff, args.keep_hetero, model.cfg.data.pocket_representation)
     mols = sample(model, args.n_samples, args.n_steps, _num_atoms(args.num_atoms), args.seed, args.batch_size,
                   args.sampler, pocket=pocket)
+    if args.relax:
+        if pocket is None:
+            raise ValueError("--relax needs a pocket (--pocket)")
+        mols = relax(mols, pocket)
     n_valid = sum(m.GetIntProp("moldiff_valid") for m in mols)
     if args.sanitize:
         mols = [m for m in mols if m.GetIntProp("moldiff_valid")]

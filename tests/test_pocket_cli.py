@@ -88,3 +88,21 @@ def test_benchmark_pockets(pocket_model, tmp_path):
     assert 0.0 <= summary["clash_rate_mean"] <= 1.0 and summary["ref_clash_mean"] == 0.0  # crystal ligand: no clash
     assert summary["ref_qed_mean"] > 0 and (out / "properties.png").exists() and (out / "per_pocket.csv").exists()
     assert len(json.loads((out / "timing.json").read_text())["seconds_per_pocket"]) == 2
+
+
+def test_relax_keeps_every_molecule_and_reports_movement(pocket_model, tmp_path):
+    from moldiff.api import load_pocket, relax
+    from moldiff.chem.build import build_molecule, sanitize_or_none
+
+    pocket = load_pocket(PROTEIN, ref_ligand=LIGAND)
+    ref = Chem.MolFromMolFile(str(LIGAND))
+    good = sanitize_or_none(build_molecule([a.GetSymbol() for a in ref.GetAtoms()], ref.GetConformer().GetPositions(),
+                                           [0] * ref.GetNumAtoms(), None, explicit_h=False))[0]
+    bad = Chem.Mol(good)
+    good.SetIntProp("moldiff_valid", 1)
+    good.SetProp("seed", "3")
+    bad.SetIntProp("moldiff_valid", 0)
+    out = relax([good, bad], pocket, progress=False)
+    assert len(out) == 2 and out[1] is bad and not bad.HasProp("relax_rmsd")
+    assert out[0].GetProp("seed") == "3" and out[0].GetIntProp("moldiff_valid") == 1
+    assert 0.0 <= out[0].GetDoubleProp("relax_rmsd") < 2.0  # a crystal pose barely moves
