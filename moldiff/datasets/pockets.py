@@ -77,7 +77,8 @@ class ComplexDataset(torch.utils.data.Dataset):
         c = self.arrays.complex(int(self.indices[i]))
         keep = pocket_atom_mask(c["pocket_ca"], self.representation)
         pocket_pos = np.asarray(c["pocket_pos"], dtype=np.float64)[keep]
-        center = pocket_pos.mean(axis=0)
+        # ligand-only entries (pretraining) have no pocket frame: centre on the ligand instead
+        center = pocket_pos.mean(axis=0) if len(pocket_pos) else np.asarray(c["lig_pos"], dtype=np.float64).mean(axis=0)
         try:
             charges = [self.charge_lut[int(q)] for q in c["lig_charges"]]
         except KeyError as e:
