@@ -137,13 +137,16 @@ class EGNNDenoiser(nn.Module):
             raise ValueError("this denoiser was built without context (context_in=0) but got context nodes")
         ctx, n = graph.context, graph.pos.shape[0]
         cross = bipartite_pairs(graph.batch, graph.pos, ctx.batch, ctx.pos, graph.num_graphs, self.context_cutoff)
-        cross = cross + torch.tensor([[0], [n]], device=cross.device)
-        h = torch.cat([h, self.embed_ctx(torch.cat([ctx.h, t_emb[ctx.batch]], dim=-1))])
-        x = torch.cat([graph.pos, ctx.pos])
+        # context atoms with no edge cannot reach the molecule: leave them out (exact, and cheaper)
+        used, local = torch.unique(cross[1], return_inverse=True)
+        cross = torch.stack([cross[0], local + n])
+        ctx_h, ctx_pos = ctx.h[used], ctx.pos[used]
+        h = torch.cat([h, self.embed_ctx(torch.cat([ctx_h, t_emb[ctx.batch[used]]], dim=-1))])
+        x = torch.cat([graph.pos, ctx_pos])
         e = torch.cat([e, self.embed_ctx_e(self.rbf((x[cross[0]] - x[cross[1]]).norm(dim=-1)))])
         cross_id = torch.arange(cross.shape[1], device=cross.device) + graph.pair_index.shape[1]
         edge_index = torch.cat([edge_index, cross, cross.flip(0)], dim=1)
         edge_pair = torch.cat([edge_pair, cross_id, cross_id])
         moving = torch.ones(n, dtype=torch.bool, device=x.device) if move is None else move
-        move = torch.cat([moving, torch.zeros(ctx.pos.shape[0], dtype=torch.bool, device=x.device)])
+        move = torch.cat([moving, torch.zeros(used.numel(), dtype=torch.bool, device=x.device)])
         return h, x, e, torch.cat([graph.pair_index, cross], dim=1), move, edge_index, edge_pair

@@ -91,3 +91,20 @@ def test_bipartite_pairs_match_brute_force():
     want = {(i, j) for i in range(6) for j in range(6)
             if batch_a[i] == batch_b[j] and (pos_a[i] - pos_b[j]).norm() <= 2.5}
     assert got == want and want
+
+
+def test_unreachable_pocket_atoms_do_not_change_predictions(float64):
+    """Pocket atoms beyond the cutoff of every ligand atom are dropped exactly: the same outputs as
+    a pocket that only has the reachable atoms."""
+    graph = random_graph([5, 4], 8, 4, seed=7, context_sizes=[30, 20], context_dim=6)
+    model = _pocket_egnn(cutoff=3.0)
+    ctx = graph.context
+    d = torch.cdist(ctx.pos, graph.pos)
+    same_graph = ctx.batch[:, None] == graph.batch[None, :]
+    near = ((d <= 3.0) & same_graph).any(dim=1)
+    assert 0 < near.sum() < len(near)
+    trimmed = random_graph([5, 4], 8, 4, seed=7, context_sizes=[30, 20], context_dim=6)
+    trimmed.context.pos, trimmed.context.h, trimmed.context.batch = ctx.pos[near], ctx.h[near], ctx.batch[near]
+    out, out2 = model(graph), model(trimmed)
+    torch.testing.assert_close(out.pos, out2.pos, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out.pair, out2.pair, rtol=0, atol=1e-12)
