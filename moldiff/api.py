@@ -149,17 +149,18 @@ def _sizes(model: MolDiffModel, n_samples: int, num_atoms, generator: torch.Gene
 
 
 def _check_pocket(model: MolDiffModel, pocket: Pocket | None) -> None:
-    if model.conditional and pocket is None:
-        raise ValueError(f"{getattr(model, 'source', 'this model')} is a pocket model: give a pocket (--pocket)")
-    if not model.conditional and pocket is not None:
-        raise ValueError(f"{getattr(model, 'source', 'this model')} is not pocket-conditioned; use a pocket model")
-    if pocket is not None and model.size_model is not None:
+    """Refuse, before any sampling, a missing or unwanted pocket, a pocket with no atoms, or one far
+    larger than the training pockets."""
+    model.check_pocket_given(pocket is not None)
+    if pocket is None:
+        return
+    if len(pocket.pos) == 0:
+        raise ValueError(f"{pocket.source}: the pocket has no atoms")
+    if model.size_model is not None:
         limit = int(MAX_POCKET_SCALE * model.size_model["max_pocket_atoms"])
         if len(pocket.pos) > limit:
             raise ValueError(f"{pocket.source}: the pocket has {len(pocket.pos)} atoms, more than this model handles "
                              f"({limit}); use a smaller cutoff or radius")
-        if len(pocket.pos) == 0:
-            raise ValueError(f"{pocket.source}: the pocket has no atoms")
 
 
 def _annotate(mol, props: dict) -> None:
@@ -192,7 +193,7 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     sampler = sampler or model.cfg.sample.sampler
     sizes = _sizes(model, n_samples, num_atoms, torch.Generator().manual_seed(seed), pocket)
     gen = torch.Generator(device=model.device).manual_seed(seed)
-    props = {"model": getattr(model, "source", "unknown"), "seed": seed, "n_steps": n_steps, "sampler": sampler}
+    props = {"model": model.source, "seed": seed, "n_steps": n_steps, "sampler": sampler}
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
         chunk = sizes[start:start + batch_size]

@@ -41,7 +41,8 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work (no-op on the CPU), so wall-clock timings are honest."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -58,12 +59,12 @@ def timed_sampling(model: MolDiffModel, n_samples: int, n_steps: int, batch_size
     gen = torch.Generator(device=device).manual_seed(seed)
     if warmup:
         model.sample_arrays(sizes[:batch_size], 2, torch.Generator(device=device).manual_seed(seed), sampler)
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     arrays: list[MolArrays] = []
     for lo in tqdm(range(0, n_samples, batch_size), desc=f"{n_steps} steps", leave=False):
         arrays += model.sample_arrays(sizes[lo:lo + batch_size], n_steps, gen, sampler)
-    _sync(device)
+    synchronize(device)
     seconds = time.perf_counter() - start
     return arrays, SamplingRun(n_samples, n_steps, batch_size, sampler, device_name(device), seconds)
 

@@ -31,8 +31,9 @@ def split_state(state: MolState, topo: Topology, vocab: Vocab) -> list[MolArrays
     if bond is not None:  # bonded pairs grouped by molecule, so each molecule takes one slice
         sel = np.flatnonzero(bond > 0)
         graph = topo.batch.cpu().numpy()[pairs[0, sel]]
-        sel = sel[np.argsort(graph, kind="stable")]
-        cut = np.searchsorted(np.sort(graph), np.arange(topo.num_graphs + 1))
+        order = np.argsort(graph, kind="stable")
+        sel = sel[order]
+        cut = np.searchsorted(graph[order], np.arange(topo.num_graphs + 1))
     out = []
     for g in range(topo.num_graphs):
         a, b = ptr[g], ptr[g + 1]

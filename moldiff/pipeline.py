@@ -33,6 +33,7 @@ class MolDiffModel(nn.Module):
         self.marginals = {k: list(map(float, v)) for k, v in marginals.items()}
         self.size_hist = list(map(float, size_hist))
         self.size_model = size_model
+        self.source = "this model"  # what error messages call it; load_model sets the name or path
         self.process = build_process(cfg.process, len(vocab.elements), len(vocab.charges), self.marginals)
         self.denoiser = build_denoiser(cfg.model, self.process, POCKET_FEATURE_DIM if self.conditional else 0)
 
@@ -40,6 +41,12 @@ class MolDiffModel(nn.Module):
     def conditional(self) -> bool:
         """Whether the model generates ligands inside a protein pocket."""
         return self.cfg.data.name == "complexes"
+
+    def check_pocket_given(self, given: bool) -> None:
+        """Pocket models need a pocket and the others take none (a one-line ``ValueError``)."""
+        if self.conditional != given:
+            raise ValueError(f"{self.source} is a pocket model: give a pocket (--pocket)" if self.conditional
+                             else f"{self.source} is not pocket-conditioned; use a pocket model")
 
     @property
     def device(self) -> torch.device:
@@ -66,9 +73,7 @@ class MolDiffModel(nn.Module):
             raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        if self.conditional != (context is not None):
-            raise ValueError("this is a pocket model: give a pocket" if self.conditional
-                             else "this model is not pocket-conditioned: it takes no pocket")
+        self.check_pocket_given(context is not None)
         self.denoiser.eval()
         device = self.device
         dtype = next(self.denoiser.parameters()).dtype

@@ -71,7 +71,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
 
     from moldiff.api import load_model
     from moldiff.atomic import save_npz
-    from moldiff.benchmark import device_name
+    from moldiff.benchmark import device_name, synchronize
     from moldiff.convert import pack_arrays
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -79,7 +79,6 @@ def _sample(args, arrays, idx, out: Path) -> None:
     model = load_model(args.model, device)
     n_steps = args.n_steps or model.cfg.sample.n_steps
     rep = model.cfg.data.pocket_representation
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation is not timed
     model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0))
     mols, which, seconds = [], [], []
@@ -87,10 +86,10 @@ def _sample(args, arrays, idx, out: Path) -> None:
         pocket = _pocket(arrays, i, rep)
         sizes = model.sample_sizes(args.n_samples, torch.Generator().manual_seed(args.seed + k), len(pocket.pos))
         gen = torch.Generator(device=model.device).manual_seed(args.seed + k)
-        sync()
+        synchronize(model.device)
         start = time.perf_counter()
         got = model.sample_in_pocket(pocket, sizes, n_steps, gen)
-        sync()
+        synchronize(model.device)
         seconds.append(time.perf_counter() - start)
         mols += got
         which += [int(i)] * len(got)

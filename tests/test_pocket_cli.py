@@ -65,6 +65,7 @@ def test_sample_in_demo_pocket(pocket_model, tmp_path):
     (["--pocket", PROTEIN, "--center", "500", "500", "500", "--radius", "5"], ["1ia1_protein.pdb"]),
     (["--pocket", PROTEIN], ["exactly one"]),
     (["--ref_ligand", LIGAND], ["--pocket"]),
+    ([], ["is a pocket model"]),
 ])
 def test_bad_pocket_input_is_one_line(pocket_model, tmp_path, args, fragments):
     out = tmp_path / "x.sdf"
