@@ -18,7 +18,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from moldiff.datasets.complexes import SPLIT_NAMES, ComplexArrays, featurize_ligand, save_complexes
+from moldiff.datasets.complexes import (
+    SPLIT_NAMES,
+    ComplexArrays,
+    featurize_ligand,
+    save_complexes,
+)
 
 
 def read_smiles(path: str | os.PathLike) -> list[str]:
