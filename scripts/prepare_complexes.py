@@ -18,7 +18,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", required=True, choices=("crossdocked", "fep", "folder"))
     ap.add_argument("--root", help="data folder (crossdocked: the pocket10 folder; fep: the benchmark folder)")
-    ap.add_argument("--split_file", help="crossdocked: split_by_name.pt")
+    ap.add_argument("--split_file", help="crossdocked: split_by_name.pt, or a .txt list of ligand SDFs (all test pairs)")
     ap.add_argument("--index", help="folder: CSV with columns protein,ligand[,name,split,protein_id]")
     ap.add_argument("--out", type=Path, help="cache path (default: data/cache/<source>.npz)")
     ap.add_argument("--pocket_cutoff", type=float, default=8.0,

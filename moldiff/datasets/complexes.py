@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -129,6 +129,7 @@ class ComplexArrays:
     dg: np.ndarray  # float32 [C], experimental binding free energy (kcal/mol) or NaN
     vocab: Vocab = LIGAND_VOCAB
     pocket_cutoff: float = math.nan  # Angstrom, as used by pocket_from_ligand
+    part_sizes: tuple[int, ...] = ()  # complexes per concatenated cache (see concat_complexes); not saved
     lig_offsets: np.ndarray = field(init=False, repr=False)
     bond_offsets: np.ndarray = field(init=False, repr=False)
     pocket_offsets: np.ndarray = field(init=False, repr=False)
@@ -167,8 +168,37 @@ class ComplexArrays:
         return np.flatnonzero(self.split == SPLIT_NAMES.index(_check_split(name)))
 
 
+def concat_complexes(parts: Sequence[ComplexArrays]) -> ComplexArrays:
+    """One cache holding the complexes of ``parts`` in order, each keeping its split (e.g. a
+    pocket set plus a ligand-only pretraining set). The vocabularies must agree."""
+    if not parts:
+        raise ValueError("no complex caches to concatenate")
+    vocab = parts[0].vocab
+    for k, part in enumerate(parts[1:], 1):
+        if part.vocab != vocab:
+            raise ValueError(f"complex cache {k} has another vocabulary ({part.vocab}) than cache 0 ({vocab})")
+    cutoffs = {part.pocket_cutoff for part in parts if not math.isnan(part.pocket_cutoff)}
+    return ComplexArrays(**{name: np.concatenate([getattr(part, name) for part in parts]) for name in _array_fields()},
+                         vocab=vocab, pocket_cutoff=cutoffs.pop() if len(cutoffs) == 1 else math.nan,
+                         part_sizes=tuple(len(part) for part in parts))
+
+
+def mixture_indices(parts: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """Indices of several index sets, each repeated a whole number of times so that set ``k``
+    supplies about the share ``weights[k]`` of the result (the set that needs it least appears
+    once; a zero weight leaves a set out)."""
+    if len(parts) != len(weights):
+        raise ValueError(f"got {len(weights)} mixture weights for {len(parts)} data sets")
+    if any(w < 0 for w in weights) or not any(w > 0 and len(p) for p, w in zip(parts, weights)):
+        raise ValueError(f"mixture weights must be non-negative and give some non-empty set a positive share, "
+                         f"got {list(weights)}")
+    density = [w / len(p) if len(p) else 0.0 for p, w in zip(parts, weights)]
+    base = min(d for d in density if d > 0)
+    return np.concatenate([np.tile(np.asarray(p), int(round(d / base))) for p, d in zip(parts, density)])
+
+
 def _array_fields() -> list[str]:
-    return [f.name for f in fields(ComplexArrays) if f.init and f.name not in ("vocab", "pocket_cutoff")]
+    return [f.name for f in fields(ComplexArrays) if f.init and f.name not in ("vocab", "pocket_cutoff", "part_sizes")]
 
 
 def save_complexes(arrays: ComplexArrays, path: str | os.PathLike) -> None:

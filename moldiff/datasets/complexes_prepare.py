@@ -104,10 +104,17 @@ class _PlainUnpickler(pickle.Unpickler):
 
 def read_crossdocked_split(split_file: str | os.PathLike) -> dict[str, list[tuple[str, str]]]:
     """``{'train': [(pocket10_pdb, ligand_sdf), ...], 'test': [...]}`` from ``split_by_name.pt``
-    (torch's zip format holding plain lists), without torch."""
+    (torch's zip format holding plain lists), without torch; or, from a ``.txt`` list of ligand
+    SDF paths (the test set's ``ligand_filenames.txt``), all of them as test pairs with the
+    ``<name>_pocket10.pdb`` beside each ligand."""
     path = Path(split_file)
     if not path.is_file():
         raise FileNotFoundError(f"CrossDocked split file {path} not found")
+    if path.suffix == ".txt":
+        ligands = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        if not ligands or not all(name.endswith(".sdf") for name in ligands):
+            raise ValueError(f"{path}: expected one ligand .sdf path per line")
+        return {"test": [(name.removesuffix(".sdf") + "_pocket10.pdb", name) for name in ligands]}
     try:
         with zipfile.ZipFile(path) as archive:
             member = next(n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl")

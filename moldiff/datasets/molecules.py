@@ -66,11 +66,13 @@ class MoleculeDataModule(pl.LightningDataModule):
     Training is step-based (``max_steps``) over an endless stream of batches, so a resumed run
     continues mid-epoch exactly (see :class:`ShuffledBatches`). With ``pocket_representation``
     the arrays are protein-ligand complexes served by
-    :class:`~moldiff.datasets.pockets.ComplexDataset`."""
+    :class:`~moldiff.datasets.pockets.ComplexDataset`; ``train_indices`` replaces the training
+    split (e.g. a weighted mixture of caches, see :func:`~moldiff.training.run.training_indices`)."""
 
     def __init__(self, arrays, vocab: Vocab, batch_size: int, num_workers: int = 0, limit_train: int | None = None,
-                 seed: int = 0, pocket_representation: str | None = None):
+                 seed: int = 0, pocket_representation: str | None = None, train_indices: np.ndarray | None = None):
         super().__init__()
+        self.train_indices = train_indices
         self.seed = seed
         self.pocket_representation = pocket_representation
         self.arrays, self.vocab = arrays, vocab
@@ -79,6 +81,8 @@ class MoleculeDataModule(pl.LightningDataModule):
 
     def dataset(self, split: str) -> torch.utils.data.Dataset:
         idx = self.arrays.split_indices(split)
+        if split == "train" and self.train_indices is not None:
+            idx = self.train_indices
         if split == "train" and self.limit_train:
             idx = idx[: self.limit_train]
         if self.pocket_representation is None:

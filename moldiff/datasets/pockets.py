@@ -104,7 +104,8 @@ def _pocket_sizes(arrays, idx: np.ndarray, representation: str) -> np.ndarray:
 
 def complex_statistics(arrays, representation: str = "full", num_bins: int = 10) -> dict:
     """Training-split ligand class marginals (for marginal priors), the ligand-size histogram and
-    the ligand-size model conditioned on pocket size (see :class:`PocketSizeModel`)."""
+    the ligand-size model conditioned on pocket size (see :class:`PocketSizeModel`), fitted on
+    the complexes that have a pocket when there are any."""
     idx = arrays.split_indices("train")
     if len(idx) == 0:
         raise ValueError("the complex cache has no training complexes")
@@ -118,7 +119,11 @@ def complex_statistics(arrays, representation: str = "full", num_bins: int = 10)
     bond_counts = np.bincount(arrays.lig_bond_classes[bonds], minlength=vocab.num_bond_types).astype(float)
     n = np.asarray(arrays.lig_num_atoms)[idx]
     bond_counts[0] = float((n * (n - 1) // 2).sum()) - bond_counts[1:].sum()
-    size_model = PocketSizeModel.fit(_pocket_sizes(arrays, idx, representation), n, num_bins)
+    pocket_sizes = _pocket_sizes(arrays, idx, representation)
+    with_pocket = pocket_sizes > 0  # ligand-only entries (pretraining mixtures) say nothing of pocket size
+    if not with_pocket.any():
+        with_pocket[:] = True
+    size_model = PocketSizeModel.fit(pocket_sizes[with_pocket], n[with_pocket], num_bins)
     return {"marginals": {k: (v / v.sum()).tolist() for k, v in
                           {"atom_type": types, "charge": charges, "bond": bond_counts}.items()},
             "size_hist": np.bincount(n).astype(float).tolist(), "size_model": size_model.to_dict()}

@@ -22,19 +22,45 @@ from moldiff.vocab import Vocab
 
 def load_dataset(cfg: DataCfg, aromatic: bool) -> tuple[object, Vocab]:
     """The cached arrays and vocabulary of ``cfg``: QM9 or a protein-ligand complex cache."""
+    paths = _paths(cfg)
     if cfg.name == "qm9":
         from moldiff.datasets.qm9 import load_qm9
 
-        arrays = load_qm9(cfg.path, remove_h=cfg.remove_h, aromatic=aromatic)
+        arrays = load_qm9(paths[0], remove_h=cfg.remove_h, aromatic=aromatic)
     elif cfg.name == "complexes":
-        from moldiff.datasets.complexes import load_complexes
+        from moldiff.datasets.complexes import concat_complexes, load_complexes
 
         if aromatic:
             raise ConfigError("process.aromatic: complex caches store kekulized bonds; set it to false")
-        arrays = load_complexes(cfg.path)
+        arrays = concat_complexes([load_complexes(p) for p in paths])
     else:
         raise ConfigError(f"data.name: unknown dataset {cfg.name!r}; available: qm9, complexes")
     return arrays, arrays.vocab
+
+
+def _paths(cfg: DataCfg) -> list[str]:
+    paths = [cfg.path] if isinstance(cfg.path, str) else list(cfg.path)
+    if cfg.weights is not None and len(cfg.weights) != len(paths):
+        raise ConfigError(f"data.weights: {len(cfg.weights)} weights for {len(paths)} data.path entries")
+    if (len(paths) > 1 or cfg.weights is not None) and cfg.name != "complexes":
+        raise ConfigError("data.path: a list of caches (and data.weights) works for complexes only")
+    return paths
+
+
+def training_indices(arrays, cfg: DataCfg) -> np.ndarray | None:
+    """The training stream's complex indices when ``data.weights`` mixes several caches (each
+    cache's training split repeated to its share), else None (the training split as it is)."""
+    if cfg.weights is None:
+        return None
+    from moldiff.datasets.complexes import mixture_indices
+
+    start = np.cumsum([0, *arrays.part_sizes])
+    train = arrays.split_indices("train")
+    parts = [train[(train >= a) & (train < b)] for a, b in zip(start[:-1], start[1:])]
+    try:
+        return mixture_indices(parts, cfg.weights)
+    except ValueError as e:
+        raise ConfigError(f"data.weights: {e}") from None
 
 
 def dataset_statistics(arrays, cfg: DataCfg) -> dict:
@@ -87,7 +113,8 @@ def train(cfg: Config, resume: str | None = None) -> Path:
         system.net.denoiser.load_state_dict(init)
         system.ema.module.load_state_dict(init)
     dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train,
-                            cfg.train.seed, cfg.data.pocket_representation if cfg.data.name == "complexes" else None)
+                            cfg.train.seed, cfg.data.pocket_representation if cfg.data.name == "complexes" else None,
+                            training_indices(arrays, cfg.data))
     t = cfg.train
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every_n_steps,
                            save_top_k=0 if t.val_every_n_steps <= 0 else 1, monitor="val/loss" if t.val_every_n_steps > 0 else None)

@@ -7,6 +7,7 @@ that a resumed run continues exactly.
 from __future__ import annotations
 
 import math
+import itertools
 import random
 
 import numpy as np
@@ -110,11 +111,13 @@ class DiffusionSystem(pl.LightningModule):
         self.log_dict({f"val/{k}": v for k, v in sample_metrics(arrays, self.train_smiles, "H" in model.vocab.elements).items()}, sync_dist=True)
 
     def _validation_pockets(self, n: int):
-        """The first ``n`` validation complexes as one batch on this device."""
+        """The first ``n`` validation complexes that have a pocket (or, if none has, the first
+        ``n``) as one batch on this device."""
         from torch_geometric.data import Batch
 
         ds = self.trainer.datamodule.dataset("val")
-        items = [ds[i] for i in range(min(n, len(ds)))]
+        items = list(itertools.islice((it for it in map(ds.__getitem__, range(len(ds))) if len(it.pocket_pos)), n))
+        items = items or [ds[i] for i in range(min(n, len(ds)))]
         return Batch.from_data_list(items, follow_batch=list(ds.follow_batch)).to(self.device)
 
     def export(self) -> MolDiffModel:

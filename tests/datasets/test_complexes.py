@@ -80,7 +80,7 @@ def write_index(tmp_path: Path) -> Path:
 def assert_arrays_equal(a: ComplexArrays, b: ComplexArrays) -> None:
     assert a.vocab == b.vocab and a.pocket_cutoff == b.pocket_cutoff
     for f in fields(ComplexArrays):
-        if f.name not in ("vocab", "pocket_cutoff"):
+        if f.name not in ("vocab", "pocket_cutoff", "part_sizes"):
             x, y = getattr(a, f.name), getattr(b, f.name)
             assert x.dtype == y.dtype, f.name
             np.testing.assert_array_equal(x, y, err_msg=f.name)
@@ -170,3 +170,16 @@ def test_fep_split_by_protein(tmp_path):
     assert not np.isnan(arrays.dg).any() and (arrays.dg < 0).all()
     assert set(arrays.protein.tolist()) == {"TYK2", "BRD4"}
     assert arrays.split[arrays.protein == "TYK2"].tolist() == [2] * int((arrays.protein == "TYK2").sum())
+
+
+def test_crossdocked_test_list_reads_as_test_pairs(tmp_path):
+    from moldiff.datasets.complexes_prepare import read_crossdocked_split
+
+    listing = tmp_path / "ligand_filenames.txt"
+    listing.write_text("FAM_A/1abc_A_rec_1abc_lig_tt_min_0.sdf\nFAM_B/2xyz_B_rec_2xyz_lig_tt_docked_3.sdf\n")
+    split = read_crossdocked_split(listing)
+    assert split == {"test": [("FAM_A/1abc_A_rec_1abc_lig_tt_min_0_pocket10.pdb", "FAM_A/1abc_A_rec_1abc_lig_tt_min_0.sdf"),
+                              ("FAM_B/2xyz_B_rec_2xyz_lig_tt_docked_3_pocket10.pdb", "FAM_B/2xyz_B_rec_2xyz_lig_tt_docked_3.sdf")]}
+    listing.write_text("not a ligand\n")
+    with pytest.raises(ValueError, match="one ligand .sdf path per line"):
+        read_crossdocked_split(listing)

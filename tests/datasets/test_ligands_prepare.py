@@ -1,4 +1,6 @@
 """Ligand-only pretraining caches: SMILES -> conformers -> empty-pocket complexes that train."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,53 @@ def test_pocket_model_pretrains_on_ligands_without_pockets(tmp_path):
     save_complexes(arrays, tmp_path / "lig.npz")
     cfg = load_config("configs/tiny_pocket.yaml", [f"data.path={tmp_path / 'lig.npz'}", f"train.out_dir={tmp_path / 'run'}"])
     assert (tmp_path / "run" / "model.pt") == train(cfg) and (tmp_path / "run" / "model.pt").is_file()
+
+
+def test_mixture_indices_give_each_cache_its_share():
+    from moldiff.datasets.complexes import mixture_indices
+
+    big, small = np.arange(1000), np.arange(1000, 1050)
+    idx = mixture_indices([big, small], [0.7, 0.3])
+    assert np.isin(idx, big).sum() == 1000 and np.isin(idx, small).sum() == 50 * 9  # 0.3/0.7 * 1000 / 50 = 8.6
+    assert set(mixture_indices([big, small], [1.0, 0.0]).tolist()) == set(big.tolist())
+    with pytest.raises(ValueError, match="2 data sets"):
+        mixture_indices([big, small], [1.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        mixture_indices([big, small], [-1.0, 2.0])
+
+
+def test_pocket_model_trains_on_a_mixture_of_pockets_and_ligands(tmp_path):
+    """Pocket complexes + ligand-only molecules as one training stream: the caches concatenate
+    (each keeps its split), the size model is fitted on the pocket complexes only, and the
+    validation samples are drawn in validation pockets."""
+    from moldiff.api import load_model
+    from moldiff.config import ConfigError, load_config
+    from moldiff.datasets.complexes import concat_complexes
+    from moldiff.datasets.complexes_prepare import folder_entries, prepare_complexes
+    from moldiff.training.run import load_dataset, train, training_indices
+
+    examples = Path(__file__).resolve().parents[2] / "data" / "examples"
+    index = tmp_path / "index.csv"
+    index.write_text("protein,ligand,name,split,protein_id\n" + "".join(
+        f"{examples / '1ia1_protein.pdb'},{examples / '1ia1_ligand.sdf'},c{k},{s},p{k}\n"
+        for k, s in enumerate(["train", "train", "val"])))
+    prepare_complexes(folder_entries(index), tmp_path / "pockets.npz", num_workers=1, verbose=False)
+    prepare_ligands(["c1ccccc1O", "CCN(CC)CC", "OC(=O)c1ccccc1", "CCOC(=O)C", "c1ccncc1", "CCO"],
+                    tmp_path / "lig.npz", val_fraction=0.0, num_workers=1, verbose=False)
+    paths = f"data.path=[{tmp_path / 'pockets.npz'}, {tmp_path / 'lig.npz'}]"
+    cfg = load_config("configs/tiny_pocket.yaml", [paths, "data.weights=[0.5, 0.5]", f"train.out_dir={tmp_path / 'run'}"])
+    arrays, _ = load_dataset(cfg.data, False)
+    pockets, ligands = load_complexes(tmp_path / "pockets.npz"), load_complexes(tmp_path / "lig.npz")
+    assert arrays.part_sizes == (3, 6) and len(arrays) == 9 and arrays.split.tolist() == [0, 0, 1] + [0] * 6
+    np.testing.assert_array_equal(arrays.complex(4)["lig_pos"], ligands.complex(1)["lig_pos"])
+    assert len(concat_complexes([pockets, ligands]).pocket_pos) == len(pockets.pocket_pos)
+    stream = training_indices(arrays, cfg.data)
+    assert np.isin(stream, [0, 1]).sum() == 6 and np.isin(stream, np.arange(3, 9)).sum() == 6  # 2 pockets x 3
+
+    model = load_model(train(cfg))
+    n_lig = pockets.lig_num_atoms[0]
+    hist = model.size_model["hists"]
+    assert all(h[n_lig] == sum(h) for h in hist if sum(h))  # sizes learned from the pocket complexes only
+    with pytest.raises(ConfigError, match="2 weights for 1"):
+        load_dataset(load_config("configs/tiny_pocket.yaml", [f"data.path={tmp_path / 'lig.npz'}",
+                                                              "data.weights=[0.5, 0.5]"]).data, False)
