@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--n_samples", type=int, default=100, help="molecules per pocket")
     ap.add_argument("--n_steps", type=int, default=None)
     ap.add_argument("--limit", type=int, default=None, help="only the first N pockets")
+    ap.add_argument("--per_protein", type=int, default=None,
+                    help="only the first N complexes of each protein (congeneric series share a pocket)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", default="outputs/bench_pockets")
@@ -43,7 +45,10 @@ def main() -> None:
     from moldiff.datasets.complexes import load_complexes
 
     arrays = load_complexes(args.cache)
-    idx = arrays.split_indices(args.split)[: args.limit]
+    idx = arrays.split_indices(args.split)
+    if args.per_protein is not None:
+        idx = _first_per_protein(arrays.protein, idx, args.per_protein)
+    idx = idx[: args.limit]
     if len(idx) == 0:
         raise ValueError(f"{args.cache}: no complexes in split {args.split!r}")
     out = Path(args.out)
@@ -52,6 +57,19 @@ def main() -> None:
         _sample(args, arrays, idx, out)
     if not args.skip_eval:
         _evaluate(arrays, out)
+
+
+def _first_per_protein(protein, idx, n: int):
+    """The first ``n`` complexes of each protein among ``idx``, in order."""
+    import numpy as np
+
+    count: dict[str, int] = {}
+    keep = []
+    for i in idx:
+        if count.get(protein[i], 0) < n:
+            keep.append(i)
+            count[protein[i]] = count.get(protein[i], 0) + 1
+    return np.asarray(keep, dtype=np.int64)
 
 
 def _pocket(arrays, i: int, representation: str):
