@@ -4,9 +4,11 @@ symmetric bond (pair) features that are updated every layer and decoded to bond 
 E(3)-equivariant: coordinates move along relative vectors weighted by invariant messages;
 node and pair outputs are invariant.
 
-Context (pocket) nodes join the graph with their own embedding; each molecule atom is linked
-to the context atoms of its graph within ``context_cutoff`` by edges that carry a distance-only
-pair state. Messages flow both ways, but context nodes never move and get no outputs.
+Context (pocket) nodes join the graph with their own embedding; each molecule atom receives
+messages from the context atoms of its graph within ``context_cutoff`` along edges that carry a
+distance-only pair state. Context nodes and their pair states are embedded once and never
+updated (messages flow from the pocket to the molecule only): the pocket is fixed, and on the
+CPU the molecule-pocket edges would otherwise dominate the cost.
 """
 from __future__ import annotations
 
@@ -54,19 +56,24 @@ class EGNNLayer(nn.Module):
         self.aggr_norm = aggr_norm
 
     def forward(self, h: Tensor, x: Tensor, e: Tensor, edge_index: Tensor, edge_pair: Tensor, pair_index: Tensor,
-                rbf: nn.Module, move: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+                rbf: nn.Module, move: Tensor | None, live: tuple[int, int, int] | None = None
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """``live = (nodes, pairs, edges)``: only the leading nodes and pairs are updated, from the
+        messages of the leading edges (the molecule's; context nodes and molecule-context pairs
+        keep their embeddings). None: everything is live."""
         i, j = edge_index
         rel = x[i] - x[j]
         d_pair = (x[pair_index[0]] - x[pair_index[1]]).norm(dim=-1)
         d = d_pair[edge_pair]
         m = self.msg[1:](self._first_linear(h, d_pair, e, edge_index, edge_pair, rbf))
-        agg = scatter(m * self.gate(m), i, dim=0, dim_size=h.shape[0], reduce="sum") / self.aggr_norm
-        h = self.norm_h(h + self.node(torch.cat([h, agg], dim=-1)))
+        n_live, p_live, e_live = live or (h.shape[0], e.shape[0], edge_index.shape[1])
+        agg = scatter(m * self.gate(m), i, dim=0, dim_size=n_live, reduce="sum") / self.aggr_norm
+        h = torch.cat([self.norm_h(h[:n_live] + self.node(torch.cat([h[:n_live], agg], dim=-1))), h[n_live:]])
         step = rel / (d[:, None] + 1.0) * torch.tanh(self.coord(m)) * self.coords_range
         dx = scatter(step, i, dim=0, dim_size=x.shape[0], reduce="sum") / self.aggr_norm
         x = x + (dx if move is None else dx * move[:, None].to(dx.dtype))
-        e_msg = scatter(m, edge_pair, dim=0, dim_size=e.shape[0], reduce="sum")
-        e = self.norm_e(e + self.pair(e_msg))
+        e_msg = scatter(m[:e_live], edge_pair[:e_live], dim=0, dim_size=p_live, reduce="sum")
+        e = torch.cat([self.norm_e(e[:p_live] + self.pair(e_msg)), e[p_live:]])
         return h, x, e
 
     def _first_linear(self, h: Tensor, d_pair: Tensor, e: Tensor, edge_index: Tensor, edge_pair: Tensor,
@@ -89,7 +96,7 @@ class EGNNDenoiser(nn.Module):
                  hidden: int = 256, pair_hidden: int = 64, num_layers: int = 9, num_rbf: int = 32,
                  max_radius: float = 10.0, cutoff: float | None = None, time_dim: int = 32,
                  coords_range: float = 15.0, aggr_norm: float = 10.0, context_in: int = 0,
-                 context_cutoff: float = 6.0):
+                 context_cutoff: float = 5.0):
         super().__init__()
         self.node_in, self.node_out, self.pair_in, self.pair_out = node_in, node_out, pair_in, pair_out
         self.context_in, self.context_cutoff = context_in, context_cutoff
@@ -116,12 +123,13 @@ class EGNNDenoiser(nn.Module):
         pair_feats = [self.rbf(d0)] if graph.pair_attr is None else [graph.pair_attr, self.rbf(d0)]
         e = self.embed_e(torch.cat(pair_feats, dim=-1))
         edge_index, edge_pair = directed_edges(graph.pair_index, x0, self.cutoff)
-        x, pair_index, move = x0, graph.pair_index, graph.update_mask
+        x, pair_index, move, live = x0, graph.pair_index, graph.update_mask, None
         if graph.context is not None:
+            live = (n, num_pairs, edge_index.shape[1])
             h, x, e, pair_index, move, edge_index, edge_pair = self._add_context(
                 graph, t_emb, h, e, edge_index, edge_pair, move)
         for layer in self.layers:
-            h, x, e = layer(h, x, e, edge_index, edge_pair, pair_index, self.rbf, move)
+            h, x, e = layer(h, x, e, edge_index, edge_pair, pair_index, self.rbf, move, live)
         h, x, e = h[:n], x[:n], e[:num_pairs]
         pair = None
         if self.out_pair is not None:
@@ -132,7 +140,8 @@ class EGNNDenoiser(nn.Module):
     def _add_context(self, graph: NoisyGraph, t_emb: Tensor, h: Tensor, e: Tensor, edge_index: Tensor,
                      edge_pair: Tensor, move: Tensor | None):
         """Append context nodes after the molecule nodes, and molecule-context pairs after the
-        molecule pairs (both edge directions); context nodes are frozen in place."""
+        molecule pairs, each one edge from the context atom to the molecule atom; context nodes are
+        frozen in place."""
         if not self.context_in:
             raise ValueError("this denoiser was built without context (context_in=0) but got context nodes")
         ctx, n = graph.context, graph.pos.shape[0]
@@ -145,8 +154,8 @@ class EGNNDenoiser(nn.Module):
         x = torch.cat([graph.pos, ctx_pos])
         e = torch.cat([e, self.embed_ctx_e(self.rbf((x[cross[0]] - x[cross[1]]).norm(dim=-1)))])
         cross_id = torch.arange(cross.shape[1], device=cross.device) + graph.pair_index.shape[1]
-        edge_index = torch.cat([edge_index, cross, cross.flip(0)], dim=1)
-        edge_pair = torch.cat([edge_pair, cross_id, cross_id])
+        edge_index = torch.cat([edge_index, cross], dim=1)  # receiver: the molecule atom
+        edge_pair = torch.cat([edge_pair, cross_id])
         moving = torch.ones(n, dtype=torch.bool, device=x.device) if move is None else move
         move = torch.cat([moving, torch.zeros(used.numel(), dtype=torch.bool, device=x.device)])
         return h, x, e, torch.cat([graph.pair_index, cross], dim=1), move, edge_index, edge_pair
