@@ -80,9 +80,8 @@ class MoleculeDataModule(pl.LightningDataModule):
         self.limit_train = limit_train
 
     def dataset(self, split: str) -> torch.utils.data.Dataset:
-        idx = self.arrays.split_indices(split)
-        if split == "train" and self.train_indices is not None:
-            idx = self.train_indices
+        use_stream = split == "train" and self.train_indices is not None
+        idx = self.train_indices if use_stream else self.arrays.split_indices(split)
         if split == "train" and self.limit_train:
             idx = idx[: self.limit_train]
         if self.pocket_representation is None:

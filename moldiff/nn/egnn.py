@@ -68,13 +68,15 @@ class EGNNLayer(nn.Module):
         m = self.msg[1:](self._first_linear(h, d_pair, e, edge_index, edge_pair, rbf))
         n_live, p_live, e_live = live or (h.shape[0], e.shape[0], edge_index.shape[1])
         agg = scatter(m * self.gate(m), i, dim=0, dim_size=n_live, reduce="sum") / self.aggr_norm
-        h = torch.cat([self.norm_h(h[:n_live] + self.node(torch.cat([h[:n_live], agg], dim=-1))), h[n_live:]])
+        h_live = self.norm_h(h[:n_live] + self.node(torch.cat([h[:n_live], agg], dim=-1)))
         step = rel / (d[:, None] + 1.0) * torch.tanh(self.coord(m)) * self.coords_range
         dx = scatter(step, i, dim=0, dim_size=x.shape[0], reduce="sum") / self.aggr_norm
         x = x + (dx if move is None else dx * move[:, None].to(dx.dtype))
         e_msg = scatter(m[:e_live], edge_pair[:e_live], dim=0, dim_size=p_live, reduce="sum")
-        e = torch.cat([self.norm_e(e[:p_live] + self.pair(e_msg)), e[p_live:]])
-        return h, x, e
+        e_live_state = self.norm_e(e[:p_live] + self.pair(e_msg))
+        if live is None:  # no frozen part: no copies on the unconditional hot path
+            return h_live, x, e_live_state
+        return torch.cat([h_live, h[n_live:]]), x, torch.cat([e_live_state, e[p_live:]])
 
     def _first_linear(self, h: Tensor, d_pair: Tensor, e: Tensor, edge_index: Tensor, edge_pair: Tensor,
                       rbf: nn.Module) -> Tensor:

@@ -6,8 +6,8 @@ that a resumed run continues exactly.
 """
 from __future__ import annotations
 
-import math
 import itertools
+import math
 import random
 
 import numpy as np
