@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from moldiff.config import Config, build_denoiser, build_process, config_from_dict
 from moldiff.convert import MolArrays, split_state
-from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel
+from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
 from moldiff.nn.base import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SAMPLERS
-from moldiff.samplers.loop import reverse_loop, uniform_times
+from moldiff.samplers.inpaint import FixedAtoms, Inpainting
+from moldiff.samplers.loop import jump_times, reverse_loop, uniform_times
 from moldiff.vocab import Vocab
 
 FORMAT = "moldiff-weights-1"
@@ -52,22 +54,26 @@ class MolDiffModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.denoiser.parameters()).device
 
-    def sample_sizes(self, n: int, generator: torch.Generator, pocket_size: int | None = None) -> torch.Tensor:
+    def sample_sizes(self, n: int, generator: torch.Generator, pocket_size: int | None = None,
+                     min_size: int = 1) -> torch.Tensor:
         """Atom counts drawn from the training histogram, or given the pocket's atom count for
-        pocket models."""
+        pocket models; at least ``min_size`` (e.g. more than the fixed atoms of inpainting)."""
         if pocket_size is not None and self.size_model is not None:
-            return PocketSizeModel.from_dict(self.size_model).sample(pocket_size, n, generator)
-        p = torch.tensor(self.size_hist, dtype=torch.float64)
-        return torch.multinomial(p / p.sum(), n, replacement=True, generator=generator)
+            return PocketSizeModel.from_dict(self.size_model).sample(pocket_size, n, generator, min_size)
+        return sample_size(self.size_hist, n, generator, min_size)
 
     @torch.no_grad()
     def sample_arrays(self, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
-                      sampler: str = "ancestral", progress: bool = False,
-                      context: Context | None = None) -> list[MolArrays]:
+                      sampler: str = "ancestral", progress: bool = False, context: Context | None = None,
+                      fixed: MolArrays | None = None, resamplings: int = 1, jump_length: int = 10) -> list[MolArrays]:
         """Generate one molecule per entry of ``sizes`` and return them as plain arrays.
 
         ``context``: pocket atoms of every graph (already in the model's pocket-centred frame);
         required by pocket models, refused by the others. Coordinates come back in that frame.
+        ``fixed``: atoms every molecule keeps exactly (inpainting); they come first, in their
+        order, and are given in the frame of ``context`` (pocket models) or any frame
+        (unconditional models, whose molecules are then generated around them).
+        ``resamplings``/``jump_length``: RePaint resampling (:func:`jump_times`).
         """
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
@@ -81,22 +87,54 @@ class MolDiffModel(nn.Module):
             context = Context(context.pos.to(device, dtype), context.h.to(device, dtype), context.batch.to(device))
         topo = Topology.from_sizes(sizes, device=device, context=context)
         like = torch.zeros(1, device=device, dtype=dtype)
-        state = reverse_loop(self.process, self.denoiser, SAMPLERS[sampler], topo, uniform_times(n_steps, device),
-                             like, generator, progress=progress)
+        constraints = ()
+        if fixed is not None:
+            topo.project = False  # inpainting works in the fixed atoms' frame
+            constraints = (Inpainting(self.process, self._fixed_atoms(fixed, topo, dtype), align=context is None),)
+        times = jump_times(uniform_times(n_steps, device), resamplings, jump_length)
+        state = reverse_loop(self.process, self.denoiser, SAMPLERS[sampler], topo, times, like, generator,
+                             constraints, progress=progress)
         return split_state(state, topo, self.vocab)  # the loop ends on decoded classes
 
+    def _fixed_atoms(self, fixed: MolArrays, topo: Topology, dtype: torch.dtype) -> FixedAtoms:
+        """Fixed atoms as the first atoms of every graph, in the model's class indices."""
+        try:
+            types = [self.vocab.element_index(e) for e in fixed.elements]
+            charges = [self.vocab.charge_index(int(c)) for c in fixed.charges]
+        except KeyError as e:
+            raise ValueError(f"fixed atoms: {e.args[0]}") from None
+        device = topo.batch.device
+        bonds = None
+        if self.process.bond is not None:
+            rows = np.zeros((0, 3), np.int64) if fixed.bonds is None else np.asarray(fixed.bonds, np.int64).reshape(-1, 3)
+            if len(rows) and (rows[:, 2].min() < 1 or rows[:, 2].max() >= self.vocab.num_bond_types):
+                raise ValueError(f"fixed atoms: bond classes must lie in 1..{self.vocab.num_bond_types - 1}")
+            bonds = torch.as_tensor(rows, device=device)
+        nodes = {"atom_type": torch.tensor(types, device=device), "charge": torch.tensor(charges, device=device)}
+        return FixedAtoms.first_atoms(topo, torch.as_tensor(fixed.pos, dtype=dtype, device=device), nodes, bonds)
+
     def sample_in_pocket(self, pocket: Pocket, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
-                         sampler: str = "ancestral", progress: bool = False) -> list[MolArrays]:
-        """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame."""
+                         sampler: str = "ancestral", progress: bool = False, fixed: MolArrays | None = None,
+                         resamplings: int = 1, jump_length: int = 10) -> list[MolArrays]:
+        """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame
+        (``fixed`` atoms too, see :meth:`sample_arrays`)."""
         g = len(sizes)
         center = pocket.pos.mean(axis=0)
         m = len(pocket.pos)
         context = Context(torch.as_tensor(pocket.pos - center).repeat(g, 1), torch.as_tensor(pocket.features).repeat(g, 1),
                           torch.arange(g).repeat_interleave(m))
-        arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context)
-        for a in arrays:
-            a.pos = a.pos + center
-        return arrays
+        arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context,
+                                    _shifted(fixed, -center), resamplings, jump_length)
+        return _restore(arrays, center, fixed)
+
+    def sample_around(self, fixed: MolArrays, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
+                      sampler: str = "ancestral", progress: bool = False, resamplings: int = 1,
+                      jump_length: int = 10) -> list[MolArrays]:
+        """Unconditional molecules grown around ``fixed`` atoms, in their frame."""
+        center = fixed.pos.mean(axis=0)
+        arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, None, _shifted(fixed, -center),
+                                    resamplings, jump_length)
+        return _restore(arrays, center, fixed)
 
     def save(self, path: str | Path) -> None:
         """Write the compact weights file (atomically)."""
@@ -114,3 +152,16 @@ class MolDiffModel(nn.Module):
         model.denoiser.load_state_dict(payload["state_dict"])
         return model
 
+
+def _shifted(fixed: MolArrays | None, shift: np.ndarray) -> MolArrays | None:
+    return None if fixed is None else MolArrays(fixed.elements, fixed.pos + shift, fixed.charges, fixed.bonds)
+
+
+def _restore(arrays: list[MolArrays], center: np.ndarray, fixed: MolArrays | None) -> list[MolArrays]:
+    """Back to the original frame; the fixed atoms get their given float64 coordinates bit for
+    bit (the sampler runs in float32, whose rounding would otherwise show at ~1e-6 A)."""
+    for a in arrays:
+        a.pos = a.pos + center
+        if fixed is not None:
+            a.pos[: len(fixed.pos)] = fixed.pos
+    return arrays

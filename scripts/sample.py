@@ -3,6 +3,12 @@
 Unconditional (QM9):  python scripts/sample.py --model qm9 --n_samples 1000 --n_steps 500 --outfile out.sdf
 In a protein pocket:  python scripts/sample.py --pocket target.pdb --ref_ligand ligand.sdf --n_samples 100 --outfile out.sdf
 (the pocket is one of: --ref_ligand, --resi_list A:45 A:46, or --center x y z --radius r)
+
+Inpainting (fixed atoms stay exactly in place and come first in every molecule, in file order):
+  grow a fragment:    --fix_atoms fragment.sdf --num_atoms 25
+  link fragments:     --fix_atoms frag1.sdf frag2.sdf --num_atoms 24
+  elaborate / hop:    --fix_atoms ligand.sdf --fix_smarts "c1ccc2ncncc2c1"   (or --fix_indices 0,1,5)
+  --resamplings r --jump_length j: RePaint resampling (about r times the cost, better joins)
 """
 import argparse
 
@@ -34,6 +40,13 @@ def main() -> None:
     pocket.add_argument("--keep_hetero", action="store_true", help="keep ions and cofactors as pocket atoms")
     pocket.add_argument("--relax", action="store_true",
                         help="relax each valid ligand with MMFF94, pocket atoms fixed (writes relax_rmsd)")
+    fix = ap.add_argument_group("inpainting (fixed atoms)")
+    fix.add_argument("--fix_atoms", nargs="+", default=None, metavar="SDF",
+                     help="hold these atoms fixed (every atom of each file; several files are linked)")
+    fix.add_argument("--fix_smarts", default=None, help="with one --fix_atoms file: fix only the first match")
+    fix.add_argument("--fix_indices", default=None, help="with one --fix_atoms file: fix atoms i,j,k (0-based)")
+    fix.add_argument("--resamplings", type=int, default=1, help="RePaint resamplings per window (default 1: none)")
+    fix.add_argument("--jump_length", type=int, default=10, help="RePaint window in steps (default 10)")
     args = ap.parse_args()
     if args.n_samples < 1:
         raise ValueError(f"--n_samples must be >= 1, got {args.n_samples}")
@@ -41,7 +54,7 @@ def main() -> None:
         raise ValueError("--ref_ligand, --resi_list and --center define a pocket: give the protein with --pocket")
     import torch
 
-    from moldiff.api import load_model, load_pocket, relax, sample
+    from moldiff.api import load_fixed_atoms, load_model, load_pocket, relax, sample
     from moldiff.chem.io import write_sdf
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -51,8 +64,13 @@ def main() -> None:
     if args.pocket:
         pocket = load_pocket(args.pocket, args.ref_ligand, args.resi_list, args.center, args.radius,
                              args.pocket_cutoff, args.keep_hetero, model.cfg.data.pocket_representation)
+    fixed = None
+    if args.fix_atoms:
+        fixed = load_fixed_atoms(model, args.fix_atoms, args.fix_smarts, _indices(args.fix_indices))
+    elif args.fix_smarts or args.fix_indices:
+        raise ValueError("--fix_smarts and --fix_indices choose atoms of the --fix_atoms file: give it")
     mols = sample(model, args.n_samples, args.n_steps, _num_atoms(args.num_atoms), args.seed, args.batch_size,
-                  args.sampler, pocket=pocket)
+                  args.sampler, pocket=pocket, fixed=fixed, resamplings=args.resamplings, jump_length=args.jump_length)
     if args.relax:
         if pocket is None:
             raise ValueError("--relax needs a pocket (--pocket)")
@@ -75,6 +93,16 @@ def _num_atoms(text: str | None):
         return int(text)
     except ValueError:
         raise ValueError(f"--num_atoms: expected N or LO-HI, got {text!r}") from None
+
+
+def _indices(text: str | None) -> list[int] | None:
+    """'0,1,5' -> [0, 1, 5]."""
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise ValueError(f"--fix_indices: expected comma-separated atom indices like 0,1,5, got {text!r}") from None
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ likelihood tests)."""
 import torch
 from torch import nn
 
+from moldiff.geometry import com
 from moldiff.nn.base import DenoiserOutput
 from moldiff.processes.categorical import CategoricalDiffusion
 from moldiff.processes.gaussian import CoordinateDiffusion
@@ -14,18 +15,25 @@ P_BOND = torch.tensor([0.8, 0.15, 0.05])
 
 
 class OracleDenoiser(nn.Module):
-    """Exact E[x0 | x_t] for Gaussian data N(0, S0^2) in the subspace, and exact log p(x0 | x_t)
-    for independent categorical data, computed from the schedule (no learning)."""
+    """Exact E[x0 | x_t] for Gaussian data N(0, S0^2) in the zero-CoM subspace, and exact
+    log p(x0 | x_t) for independent categorical data, computed from the schedule (no learning).
 
-    def __init__(self, process: JointDiffusion):
+    Like the real networks it is translation-equivariant: the relative geometry is shrunk about
+    the centre of mass, which is passed through. ``absolute``: data N(0, S0^2) per atom in a fixed
+    frame instead (as with a pocket), shrunk about the origin.
+    """
+
+    def __init__(self, process: JointDiffusion, absolute: bool = False):
         super().__init__()
         self.p = process
+        self.absolute = absolute
 
     def forward(self, g):
         sch = self.p.schedule
         t = g.t[g.batch]
         a, s2 = sch.alpha(t)[:, None], (sch.sigma(t) ** 2)[:, None]
-        pos = a * S0 ** 2 / (a ** 2 * S0 ** 2 + s2) * g.pos
+        centre = 0.0 if self.absolute else com(g.pos, g.batch, g.num_graphs)[g.batch]
+        pos = a * S0 ** 2 / (a ** 2 * S0 ** 2 + s2) * (g.pos - centre) + centre
         logits = []
         for k, proc in self.p.nodes.items():
             logits.append(self._posterior_logits(proc, P_TYPE if k == "atom_type" else torch.tensor([0.0, 1.0, 0.0]), t,

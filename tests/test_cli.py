@@ -50,6 +50,31 @@ def test_sample_and_evaluate(trained, tmp_path):
     assert "| validity |" in (tmp_path / "report" / "metrics.md").read_text()
 
 
+def test_grow_around_fixed_atoms_unconditional(trained, tmp_path):
+    """QM9 models keep hydrogens: every atom of the fragment SDF is held, in the file's frame."""
+    from rdkit.Chem import AllChem
+
+    from moldiff.chem.fragments import fixed_arrays, keeps_fixed_atoms
+    from moldiff.vocab import QM9_VOCAB
+
+    frag = Chem.AddHs(Chem.MolFromSmiles("CO"))
+    AllChem.EmbedMolecule(frag, randomSeed=0)
+    frag.GetConformer().SetAtomPosition(0, (20.0, -7.5, 3.0))  # far from the origin: frame kept
+    Chem.MolToMolFile(frag, str(tmp_path / "frag.sdf"))
+    sdf = tmp_path / "grown.sdf"
+    res = cli("sample.py", "--model", trained / "model.pt", "--n_samples", 4, "--n_steps", 4, "--num_atoms", 9,
+              "--fix_atoms", tmp_path / "frag.sdf", "--resamplings", 2, "--jump_length", 2, "--outfile", sdf,
+              "--device", "cpu")
+    assert res.returncode == 0, res.stderr[-2000:]
+    fixed = fixed_arrays(frag, range(frag.GetNumAtoms()), QM9_VOCAB)
+    mols = list(Chem.SDMolSupplier(str(sdf), sanitize=False, removeHs=False))
+    assert len(mols) == 4 and all(m.GetNumAtoms() == 9 and keeps_fixed_atoms(m, fixed) for m in mols)
+    assert all(m.GetProp("fixed_atoms") == "6" and m.GetProp("resamplings") == "2" for m in mols)
+    res = cli("sample.py", "--model", trained / "model.pt", "--n_samples", 1, "--num_atoms", 6,
+              "--fix_atoms", tmp_path / "frag.sdf", "--outfile", sdf, "--device", "cpu")
+    assert_one_line_error(res, "must exceed the 6 fixed atoms")
+
+
 def test_evaluate_draws_valid_molecules(tmp_path):
     from rdkit.Chem import AllChem
 

@@ -76,6 +76,59 @@ def test_bad_pocket_input_is_one_line(pocket_model, tmp_path, args, fragments):
     assert out.read_text() == "keep me"
 
 
+FRAGMENTS = ROOT / "data/examples"
+
+
+@pytest.mark.parametrize("fix_args, num_atoms, n_fixed", [
+    (["--fix_atoms", FRAGMENTS / "1ia1_fragment_ring.sdf"], "14", 10),
+    (["--fix_atoms", FRAGMENTS / "1ia1_fragment_diaminoquinazoline.sdf", FRAGMENTS / "1ia1_fragment_phenyl.sdf"],
+     "19-20", 18),
+    (["--fix_atoms", LIGAND, "--fix_smarts", "c1ccccc1"], "12", 6),
+    (["--fix_atoms", LIGAND, "--fix_indices", "0,1,2,3", "--resamplings", "2", "--jump_length", "2"], "9", 4),
+])
+def test_inpainting_in_pocket_keeps_fixed_atoms(pocket_model, tmp_path, fix_args, num_atoms, n_fixed):
+    from moldiff.api import load_fixed_atoms, load_model
+    from moldiff.chem.fragments import keeps_fixed_atoms
+
+    out = tmp_path / "ligands.sdf"
+    res = cli("sample.py", "--model", pocket_model, "--pocket", PROTEIN, "--ref_ligand", LIGAND, "--n_samples", 3,
+              "--n_steps", 4, "--num_atoms", num_atoms, "--device", "cpu", "--outfile", out, *fix_args)
+    assert res.returncode == 0, res.stderr[-2000:]
+    files = [a for a in fix_args[1:] if isinstance(a, Path)]
+    smarts = fix_args[fix_args.index("--fix_smarts") + 1] if "--fix_smarts" in fix_args else None
+    indices = [0, 1, 2, 3] if "--fix_indices" in fix_args else None
+    fixed = load_fixed_atoms(load_model(pocket_model), files, smarts, indices)
+    assert len(fixed.elements) == n_fixed
+    mols = list(Chem.SDMolSupplier(str(out), sanitize=False, removeHs=False))
+    assert len(mols) == 3 and all(keeps_fixed_atoms(m, fixed) for m in mols)
+
+
+def test_bad_fixed_atoms_are_one_line(pocket_model, tmp_path):
+    from rdkit.Chem import AllChem
+
+    base = ["--model", pocket_model, "--pocket", PROTEIN, "--ref_ligand", LIGAND, "--n_samples", 1, "--n_steps", 2,
+            "--device", "cpu", "--outfile", tmp_path / "x.sdf"]
+    ring = FRAGMENTS / "1ia1_fragment_ring.sdf"
+    silane = Chem.AddHs(Chem.MolFromSmiles("C[Si](C)(C)C"))
+    AllChem.EmbedMolecule(silane, randomSeed=0)
+    centre = Chem.MolFromMolFile(str(LIGAND)).GetConformer().GetPositions().mean(axis=0)
+    far = Chem.Mol(Chem.MolFromMolFile(str(ring)))
+    for mol, shift in ((silane, centre), (far, np.array([40.0, 0.0, 0.0]))):
+        conf = mol.GetConformer()
+        for i in range(mol.GetNumAtoms()):
+            p = conf.GetAtomPosition(i)
+            conf.SetAtomPosition(i, (p.x + shift[0], p.y + shift[1], p.z + shift[2]))
+    Chem.MolToMolFile(silane, str(tmp_path / "silane.sdf"))
+    Chem.MolToMolFile(far, str(tmp_path / "far.sdf"))
+    one_line_error(cli("sample.py", *base, "--fix_atoms", tmp_path / "silane.sdf"), "silane.sdf", "Si")
+    one_line_error(cli("sample.py", *base, "--fix_atoms", ring, "--num_atoms", 8), "must exceed the 10 fixed atoms")
+    one_line_error(cli("sample.py", *base, "--fix_atoms", tmp_path / "far.sdf"), "outside the pocket")
+    one_line_error(cli("sample.py", *base, "--fix_atoms", LIGAND, "--fix_smarts", "[Br]"), "1ia1_ligand.sdf",
+                   "matches no atoms")
+    one_line_error(cli("sample.py", *base, "--fix_atoms", tmp_path / "missing.sdf"), "missing.sdf")
+    one_line_error(cli("sample.py", *base, "--fix_indices", "1,2"), "--fix_atoms")
+
+
 def test_benchmark_pockets(pocket_model, tmp_path):
     import json
 

@@ -129,6 +129,15 @@ def complex_statistics(arrays, representation: str = "full", num_bins: int = 10)
             "size_hist": np.bincount(n).astype(float).tolist(), "size_model": size_model.to_dict()}
 
 
+def sample_size(hist: Sequence[float], n: int, generator: torch.Generator, min_size: int = 1) -> torch.Tensor:
+    """``n`` draws from a size histogram (index = atom count) truncated below ``min_size``."""
+    p = torch.tensor(np.asarray(hist, dtype=np.float64), dtype=torch.float64)
+    p[:min_size] = 0
+    if p.sum() <= 0:
+        raise ValueError(f"the model never generates molecules of {min_size} or more atoms; give the size (num_atoms)")
+    return torch.multinomial(p / p.sum(), n, replacement=True, generator=generator)
+
+
 class PocketSizeModel:
     """p(ligand atoms | pocket atoms): training ligand-size histograms in pocket-size bins
     (quantile bin edges, so every bin holds about as many complexes)."""
@@ -146,13 +155,13 @@ class PocketSizeModel:
         hists = [np.bincount(ligand_sizes[which == b], minlength=top).astype(float) for b in range(len(edges) + 1)]
         return cls(edges, hists, int(pocket_sizes.max()))
 
-    def sample(self, pocket_size: int, n: int, generator: torch.Generator) -> torch.Tensor:
-        """``n`` ligand sizes for a pocket of ``pocket_size`` atoms."""
+    def sample(self, pocket_size: int, n: int, generator: torch.Generator, min_size: int = 1) -> torch.Tensor:
+        """``n`` ligand sizes for a pocket of ``pocket_size`` atoms, at least ``min_size`` each
+        (the histogram truncated below it)."""
         h = self.hists[int(np.searchsorted(self.bin_edges, pocket_size, side="right"))]
-        if h.sum() == 0:  # an empty bin (tiny training sets): fall back to all sizes
+        if h[min_size:].sum() == 0:  # an empty bin (tiny training sets): fall back to all sizes
             h = np.sum([np.pad(x, (0, max(map(len, self.hists)) - len(x))) for x in self.hists], axis=0)
-        p = torch.tensor(h / h.sum(), dtype=torch.float64)
-        return torch.multinomial(p, n, replacement=True, generator=generator)
+        return sample_size(h, n, generator, min_size)
 
     def to_dict(self) -> dict:
         return {"bin_edges": self.bin_edges.tolist(), "hists": [h.tolist() for h in self.hists],

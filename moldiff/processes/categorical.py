@@ -49,6 +49,12 @@ class CategoricalDiffusion:
     def q_sample(self, x0: Tensor, t: Tensor, generator: torch.Generator | None) -> Tensor:
         return sample_categorical(self.q_probs(x0, t), generator)
 
+    def q_step(self, x_s: Tensor, s: Tensor, t: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Forward transition q(x_t | x_s) = row x_s of Q_{t|s} for s < t (RePaint's jump back up)."""
+        a_ts = (self.schedule.alpha_bar(t) / self.schedule.alpha_bar(s)).clamp(max=1.0)[:, None]
+        probs = a_ts * F.one_hot(x_s, self.num_classes).to(a_ts.dtype) + (1 - a_ts) * self._m(a_ts)[None]
+        return sample_categorical(probs, generator)
+
     def prior_sample(self, n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
         return sample_categorical(self._m(like.float())[None].expand(n, -1), generator)
 
@@ -83,6 +89,10 @@ class CategoricalDiffusion:
                          generator: torch.Generator | None) -> Tensor:
         log_p0 = torch.log_softmax(out.to(torch.float64 if out.dtype == torch.float64 else torch.float32), -1)
         return sample_categorical(self.posterior_log_probs(x_t, log_p0, s, t).exp(), generator)
+
+    def certain(self, x0: Tensor, dtype: torch.dtype) -> Tensor:
+        """Network-style logits that put all mass on the classes ``x0`` (a known clean value)."""
+        return (F.one_hot(x0, self.num_classes).to(dtype) - 1) * 1e4
 
     def decode(self, x: Tensor) -> Tensor:
         return x

@@ -39,6 +39,13 @@ def gaussian_posterior(schedule: Schedule, x0: Tensor, x_t: Tensor, s: Tensor, t
     return GaussianPosterior(mean, var.expand_as(mean))
 
 
+def forward_coefficients(schedule: Schedule, s: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+    """(alpha_{t|s}, sigma_{t|s}) as column vectors [n, 1] for s < t."""
+    ab_s, ab_t = schedule.alpha_bar(s)[:, None], schedule.alpha_bar(t)[:, None]
+    alpha_ts2 = (ab_t / ab_s).clamp(max=1.0)
+    return alpha_ts2.sqrt(), (1 - alpha_ts2).sqrt()
+
+
 class CoordinateDiffusion:
     """Coordinates diffused in the zero-centre-of-mass subspace of the moving nodes.
 
@@ -67,6 +74,12 @@ class CoordinateDiffusion:
         """x_t = alpha_t x_0 + sigma_t eps on moving nodes; context nodes keep x_0."""
         x_t = self.schedule.alpha(t_node)[:, None] * x0 + self.schedule.sigma(t_node)[:, None] * eps
         return x_t if mask is None else torch.where(mask[:, None], x_t, x0)
+
+    def q_step(self, x_s: Tensor, s_node: Tensor, t_node: Tensor, eps: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Forward transition x_t = alpha_{t|s} x_s + sigma_{t|s} eps for s < t (RePaint's jump back up)."""
+        alpha_ts, sigma_ts = forward_coefficients(self.schedule, s_node, t_node)
+        x_t = alpha_ts * x_s + sigma_ts * eps
+        return x_t if mask is None else torch.where(mask[:, None], x_t, x_s)
 
     def x0_from_output(self, out: Tensor, x_t: Tensor, t_node: Tensor) -> Tensor:
         """Turn the network's coordinate output into an x_0 estimate (eps: out - x_t is eps-hat)."""
@@ -111,6 +124,11 @@ class GaussianOneHotDiffusion:
         eps = randn(z0.shape, z0, generator)
         return self.schedule.alpha(t)[:, None] * z0 + self.schedule.sigma(t)[:, None] * eps
 
+    def q_step(self, x_s: Tensor, s: Tensor, t: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Forward transition q(x_t | x_s) for s < t."""
+        alpha_ts, sigma_ts = forward_coefficients(self.schedule, s, t)
+        return alpha_ts * x_s + sigma_ts * randn(x_s.shape, x_s, generator)
+
     def prior_sample(self, n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
         return randn((n, self.num_classes), like, generator)
 
@@ -125,6 +143,10 @@ class GaussianOneHotDiffusion:
                          generator: torch.Generator | None) -> Tensor:
         post = gaussian_posterior(self.schedule, out * self.scale, x_t, s, t)
         return post.mean + post.var.sqrt() * randn(x_t.shape, x_t, generator)
+
+    def certain(self, x0: Tensor, dtype: torch.dtype) -> Tensor:
+        """The network output that means "x_0 is exactly the classes ``x0``"."""
+        return torch.nn.functional.one_hot(x0, self.num_classes).to(dtype)
 
     def decode(self, x: Tensor) -> Tensor:
         return x.argmax(-1)

@@ -125,6 +125,19 @@ class JointDiffusion:
         bond = None if self.bond is None else self.bond.q_sample(x0.bond, t[topo.pair_batch], generator)
         return MolState(pos, nodes, bond), eps
 
+    def renoise(self, x_s: MolState, topo: Topology, s: Tensor, t: Tensor,
+                generator: torch.Generator | None = None) -> MolState:
+        """Forward transition x_s -> x_t ~ q(x_t | x_s) of every field for per-graph times s < t."""
+        s_node, t_node = s[topo.batch], t[topo.batch]
+        eps = self.pos.noise(x_s.pos, topo.batch, topo.num_graphs, topo.move, topo.project, generator)
+        pos = self.pos.q_step(x_s.pos, s_node, t_node, eps, topo.move)
+        nodes = {k: self._keep(p.q_step(x_s.nodes[k], s_node, t_node, generator), x_s.nodes[k], topo.move)
+                 for k, p in self.nodes.items()}
+        bond = None
+        if self.bond is not None:
+            bond = self.bond.q_step(x_s.bond, s[topo.pair_batch], t[topo.pair_batch], generator)
+        return MolState(pos, nodes, bond)
+
     def prior(self, topo: Topology, like: Tensor, generator: torch.Generator | None = None) -> MolState:
         """A draw from the t = 1 limit: projected standard normal coordinates, prior classes."""
         n = topo.batch.numel()

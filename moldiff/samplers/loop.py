@@ -1,12 +1,14 @@
 """The single reverse-diffusion loop shared by every sampler.
 
 A step function has the signature ``step(process, pred, x_t, topo, s, t, generator) -> x_s``;
-constraints (e.g. fixed atoms for inpainting) are callables applied to the state after each
-step. All state lives in the values passed around, so runs are reproducible from a seed.
+constraints (e.g. fixed atoms for inpainting) adjust the initial state, each prediction and the
+final state. The time sequence may go back up (RePaint resampling, :func:`jump_times`): an
+upward transition re-noises the state with the forward process instead of calling the network.
+All state lives in the values passed around, so runs are reproducible from a seed.
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -21,7 +23,17 @@ class Step(Protocol):
                  s: Tensor, t: Tensor, generator: torch.Generator | None) -> MolState: ...
 
 
-Constraint = Callable[[MolState, Topology, Tensor, "torch.Generator | None"], MolState]
+class Constraint(Protocol):
+    """A condition imposed during sampling (e.g. :class:`~moldiff.samplers.inpaint.Inpainting`)."""
+
+    def start(self, x: MolState, topo: Topology, t: float, generator: torch.Generator | None) -> MolState:
+        """The initial state (at time ``t``) with the constraint imposed."""
+
+    def prediction(self, pred: Prediction, x_t: MolState, topo: Topology) -> Prediction:
+        """The network's prediction, adjusted before the step uses it."""
+
+    def finish(self, x: MolState, topo: Topology) -> MolState:
+        """The final, clean state with the constraint imposed."""
 
 
 def uniform_times(n_steps: int, device=None) -> Tensor:
@@ -29,25 +41,54 @@ def uniform_times(n_steps: int, device=None) -> Tensor:
     return torch.linspace(1.0, 0.0, n_steps + 1, device=device)
 
 
+def jump_times(times: Tensor, resamplings: int = 1, jump_length: int = 10) -> Tensor:
+    """RePaint's time sequence (Lugmayr et al. 2022) over a decreasing grid ``times`` (1 ... 0):
+    after every ``jump_length`` steps down, go back up ``jump_length`` steps and come down again,
+    ``resamplings - 1`` times. The last step (to t = 0) is never repeated. ``resamplings = 1``
+    returns ``times`` unchanged; the number of network calls grows about ``resamplings``-fold.
+    """
+    if resamplings < 1 or jump_length < 1:
+        raise ValueError(f"resamplings and jump_length must be >= 1, got {resamplings} and {jump_length}")
+    n = times.numel() - 1
+    left = {k: resamplings - 1 for k in range(jump_length, n, jump_length)}
+    seq, k = [0], 0
+    while k < n:
+        k += 1
+        seq.append(k)
+        if left.get(k, 0) > 0:
+            left[k] -= 1
+            seq.extend(range(k - 1, k - jump_length - 1, -1))
+            k -= jump_length
+    return times[torch.tensor(seq, device=times.device)]
+
+
 @torch.no_grad()
 def reverse_loop(process: JointDiffusion, model: Denoiser, step: Step, topo: Topology, times: Tensor,
                  like: Tensor, generator: torch.Generator | None = None,
                  constraints: tuple[Constraint, ...] = (), x_init: MolState | None = None,
                  progress: bool = False) -> MolState:
-    """Run ``step`` from times[0] (noise) down to times[-1] = 0 and return the clean state.
+    """Run ``step`` from times[0] (noise) to times[-1] = 0 and return the clean state.
 
     The last transition returns the denoiser's x0 estimate (argmax classes) instead of a
     sample, as is usual for the final step of DDPM samplers.
     """
+    ts = [float(v) for v in times]  # python floats: no device synchronisation inside the loop
+    if ts[-1] != 0.0 or ts[-2] <= 0.0:
+        raise ValueError("the time sequence must end with a step down to t = 0")
     x = process.prior(topo, like, generator) if x_init is None else x_init
     for c in constraints:
-        x = c(x, topo, times[0], generator)
+        x = c.start(x, topo, ts[0], generator)
     ones = like.new_ones(topo.num_graphs)
-    n = times.numel() - 1
-    for k in tqdm(range(n), disable=not progress, desc="sampling", leave=False):
-        t, s = times[k] * ones, times[k + 1] * ones
-        pred = process.predict(model, x, topo, t)
-        x = process.denoised(pred, x, topo) if k == n - 1 else step(process, pred, x, topo, s, t, generator)
-        for c in constraints:
-            x = c(x, topo, times[k + 1], generator)
+    last = len(ts) - 2
+    for k in tqdm(range(len(ts) - 1), disable=not progress, desc="sampling", leave=False):
+        t, s = ts[k] * ones, ts[k + 1] * ones
+        if ts[k + 1] > ts[k]:
+            x = process.renoise(x, topo, t, s, generator)
+        else:
+            pred = process.predict(model, x, topo, t)
+            for c in constraints:
+                pred = c.prediction(pred, x, topo)
+            x = process.denoised(pred, x, topo) if k == last else step(process, pred, x, topo, s, t, generator)
+    for c in constraints:
+        x = c.finish(x, topo)
     return x
