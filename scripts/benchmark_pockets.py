@@ -6,13 +6,21 @@ then the mean over pockets of per-pocket means and the median over pockets.
     python scripts/benchmark_pockets.py --cache data/cache/crossdocked_test100.npz --model pocket --n_samples 100 \\
         --out outputs/bench_pockets
 
+Inpainting tasks (``--task``): ``grow`` holds each reference ligand's largest ring system fixed,
+``link`` its two terminal fragments (:mod:`moldiff.chem.fragments`); pockets whose ligand has no
+such fragment are skipped and counted. ``--size ref`` gives every molecule the reference ligand's
+atom count (the default for inpainting; use it for ``denovo`` too when comparing on equal sizes).
+Cutting the fragments needs RDKit at sampling time.
+
 Sampling (timed per pocket; ``--skip_eval`` on GPU machines without RDKit) saves
-``samples.npz``; evaluation computes validity (sanitizes and is one fragment; both parts also
+``samples.npz`` (and ``fragments.json`` for inpainting); evaluation computes validity (sanitizes and is one fragment; both parts also
 separately), uniqueness, internal
 diversity, clash rate (a ligand heavy atom closer than 2 Å to a cached pocket atom), QED and SA
 (raw and (10 - SA) / 9) of valid molecules, and the same for each reference ligand, and writes
-``results.json``, ``per_pocket.csv``, ``results.md`` and ``properties.png``. Vina columns come
-with the evaluation toolbox.
+``results.json``, ``per_pocket.csv``, ``results.md`` and ``properties.png``. For inpainting it
+adds the fraction of molecules that keep the fixed atoms exactly (elements, charges, coordinates
+to 1e-3 Å) and the fraction that are valid and contain the fragment as a substructure. Vina
+columns come with the evaluation toolbox.
 """
 import argparse
 import json
@@ -24,6 +32,8 @@ from moldiff.cli import run
 
 CLASH_DISTANCE = 2.0
 METRICS = ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate", "qed", "sa_raw", "sa")
+INPAINT_METRICS = ("fixed_kept", "has_fragment")
+TASKS = ("denovo", "grow", "link")
 
 
 def main() -> None:
@@ -36,6 +46,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="only the first N pockets")
     ap.add_argument("--per_protein", type=int, default=None,
                     help="only the first N complexes of each protein (congeneric series share a pocket)")
+    ap.add_argument("--task", choices=TASKS, default="denovo", help="de novo, or inpainting: grow / link")
+    ap.add_argument("--size", choices=("model", "ref"), default=None,
+                    help="molecule sizes from the model's size distribution or the reference ligand's atom count "
+                         "(default: model for denovo, ref for inpainting)")
+    ap.add_argument("--resamplings", type=int, default=1)
+    ap.add_argument("--jump_length", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", default="outputs/bench_pockets")
@@ -44,6 +60,7 @@ def main() -> None:
     args = ap.parse_args()
     from moldiff.datasets.complexes import load_complexes
 
+    args.size = args.size or ("model" if args.task == "denovo" else "ref")
     arrays = load_complexes(args.cache)
     idx = arrays.split_indices(args.split)
     if args.per_protein is not None:
@@ -97,16 +114,28 @@ def _sample(args, arrays, idx, out: Path) -> None:
     model = load_model(args.model, device)
     n_steps = args.n_steps or model.cfg.sample.n_steps
     rep = model.cfg.data.pocket_representation
+    fragments = _fragments(arrays, idx, args.task, model.vocab) if args.task != "denovo" else {}
     warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation is not timed
     model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0))
-    mols, which, seconds = [], [], []
+    mols, which, seconds, skipped = [], [], [], {}
     for k, i in enumerate(tqdm(idx, desc="pockets")):
+        fixed = None
+        if args.task != "denovo":
+            if "skipped" in fragments[int(i)]:
+                skipped[str(arrays.name[i])] = fragments[int(i)]["skipped"]
+                continue
+            fixed = fragments[int(i)]["fixed"]
         pocket = _pocket(arrays, i, rep)
-        sizes = model.sample_sizes(args.n_samples, torch.Generator().manual_seed(args.seed + k), len(pocket.pos))
+        if args.size == "ref":
+            sizes = torch.full((args.n_samples,), int(arrays.complex(int(i))["lig_types"].shape[0]))
+        else:
+            sizes = model.sample_sizes(args.n_samples, torch.Generator().manual_seed(args.seed + k), len(pocket.pos),
+                                       1 if fixed is None else len(fixed.elements) + 1)
         gen = torch.Generator(device=model.device).manual_seed(args.seed + k)
         synchronize(model.device)
         start = time.perf_counter()
-        got = model.sample_in_pocket(pocket, sizes, n_steps, gen)
+        got = model.sample_in_pocket(pocket, sizes, n_steps, gen, fixed=fixed, resamplings=args.resamplings,
+                                     jump_length=args.jump_length)
         synchronize(model.device)
         seconds.append(time.perf_counter() - start)
         mols += got
@@ -114,12 +143,65 @@ def _sample(args, arrays, idx, out: Path) -> None:
     packed = pack_arrays(mols)
     packed["complex_index"] = np.asarray(which, dtype=np.int64)
     save_npz(out / "samples.npz", packed)
-    timing = {"model": str(args.model), "n_steps": n_steps, "n_samples_per_pocket": args.n_samples,
-              "n_pockets": len(idx), "device": device_name(model.device), "tf32": device.startswith("cuda"),
+    if fragments:
+        write_text(out / "fragments.json", json.dumps(
+            {str(i): {k: v for k, v in f.items() if k != "fixed"} | _fixed_json(f.get("fixed"))
+             for i, f in fragments.items()}, indent=1))
+    timing = {"model": str(args.model), "task": args.task, "size": args.size, "n_steps": n_steps,
+              "resamplings": args.resamplings, "jump_length": args.jump_length,
+              "n_samples_per_pocket": args.n_samples, "n_pockets": len(seconds), "skipped": skipped,
+              "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
     write_text(out / "timing.json", json.dumps(timing, indent=2))
-    print(f"{len(idx)} pockets x {args.n_samples} molecules, {n_steps} steps: "
-          f"{timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+    print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), {n_steps} "
+          f"steps: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+
+
+def _reference(arrays, i: int):
+    """The reference ligand of complex ``i`` as a sanitized RDKit molecule (None if it fails)."""
+    import numpy as np
+
+    from moldiff.chem.build import build_molecule, sanitize_or_none
+
+    c = arrays.complex(int(i))
+    elements = np.asarray(arrays.vocab.elements)[c["lig_types"]].tolist()
+    return sanitize_or_none(build_molecule(elements, c["lig_pos"], c["lig_charges"], c["lig_bonds"],
+                                           explicit_h=False))[0]
+
+
+def _fragments(arrays, idx, task: str, vocab) -> dict[int, dict]:
+    """Per complex: the fixed atoms of the task cut from its reference ligand and the fragment's
+    SMARTS, or the reason it is skipped."""
+    from moldiff.chem.fragments import fixed_arrays, fragment_smarts, ring_systems, terminal_fragments
+
+    out = {}
+    for i in idx:
+        ref = _reference(arrays, i)
+        if ref is None:
+            out[int(i)] = {"skipped": "reference ligand does not sanitize"}
+            continue
+        if task == "grow":
+            systems = ring_systems(ref)
+            parts = systems[:1]
+            reason = "reference ligand has no ring"
+        else:
+            pair = terminal_fragments(ref)
+            parts = list(pair) if pair else []
+            reason = "reference ligand has no two terminal fragments (>= 3 atoms) with atoms between them"
+        if not parts:
+            out[int(i)] = {"skipped": reason}
+            continue
+        atoms = [a for p in parts for a in p]
+        out[int(i)] = {"fixed": fixed_arrays(ref, atoms, vocab, str(arrays.name[i])),
+                       "smarts": [fragment_smarts(ref, p) for p in parts], "ref_atoms": ref.GetNumAtoms()}
+    return out
+
+
+def _fixed_json(fixed) -> dict:
+    if fixed is None:
+        return {}
+    return {"elements": fixed.elements, "pos": fixed.pos.tolist(), "charges": fixed.charges.tolist(),
+            "bonds": fixed.bonds.tolist()}
 
 
 def _evaluate(arrays, out: Path) -> None:
@@ -128,8 +210,9 @@ def _evaluate(arrays, out: Path) -> None:
     from rdkit import Chem
 
     from moldiff.api import arrays_to_mols
-    from moldiff.chem.build import build_molecule, canonical_smiles, sanitize_or_none
+    from moldiff.chem.build import canonical_smiles, sanitize_or_none
     from moldiff.chem.draw import grid_png
+    from moldiff.chem.fragments import has_fragment, keeps_fixed_atoms
     from moldiff.chem.metrics import internal_diversity, min_protein_distance
     from moldiff.chem.properties import qed, sa_score
     from moldiff.convert import unpack_arrays
@@ -139,8 +222,8 @@ def _evaluate(arrays, out: Path) -> None:
         raise FileNotFoundError(f"{path}: no saved samples (run without --eval_only first)")
     data = np.load(path)
     mols = arrays_to_mols(unpack_arrays(data), explicit_h=False)
+    fragments = _load_fragments(out / "fragments.json")
     which = data["complex_index"]
-    elements = np.asarray(arrays.vocab.elements)
     rows, gen_props, ref_props, shown = [], [], [], []
     for i in np.unique(which):
         c = arrays.complex(int(i))
@@ -151,11 +234,15 @@ def _evaluate(arrays, out: Path) -> None:
         gen_props += props
         shown += valid[:1]
         clash = [min_protein_distance(m, c["pocket_pos"]) < CLASH_DISTANCE for m in group]
-        ref = sanitize_or_none(build_molecule(elements[c["lig_types"]].tolist(), c["lig_pos"], c["lig_charges"],
-                                              c["lig_bonds"], explicit_h=False))[0]
+        ref = _reference(arrays, i)
         ref_row = {}
+        if fragments:
+            f = fragments[int(i)]
+            ref_row["fixed_kept"] = float(np.mean([keeps_fixed_atoms(m, f["fixed"]) for m in group]))
+            ref_row["has_fragment"] = float(np.mean([bool(m.GetIntProp("moldiff_valid"))
+                                                     and all(has_fragment(m, q) for q in f["smarts"]) for m in group]))
         if ref is not None:
-            ref_row = {"ref_qed": qed(ref), "ref_sa_raw": sa_score(ref),
+            ref_row |= {"ref_qed": qed(ref), "ref_sa_raw": sa_score(ref),
                        "ref_clash": float(min_protein_distance(ref, c["pocket_pos"]) < CLASH_DISTANCE)}
             ref_props.append((ref_row["ref_qed"], ref_row["ref_sa_raw"]))
         rows.append({"complex": str(arrays.name[i]), "n": len(group), "validity": len(valid) / len(group),
@@ -169,7 +256,7 @@ def _evaluate(arrays, out: Path) -> None:
     table = pd.DataFrame(rows)
     table.to_csv(out / "per_pocket.csv", index=False)
     summary = {"n_pockets": len(table), "n_molecules": int(table["n"].sum())}
-    for k in METRICS:
+    for k in METRICS + (INPAINT_METRICS if fragments else ()):
         summary[f"{k}_mean"] = float(table[k].mean())
         summary[f"{k}_median"] = float(table[k].median())
     for k in ("ref_qed", "ref_sa_raw", "ref_clash"):
@@ -186,10 +273,27 @@ def _evaluate(arrays, out: Path) -> None:
     print(md)
 
 
+def _load_fragments(path: Path) -> dict[int, dict]:
+    """fragments.json (inpainting runs) with the fixed atoms as MolArrays; {} for de novo runs."""
+    import numpy as np
+
+    from moldiff.convert import MolArrays
+
+    if not path.exists():
+        return {}
+    out = {}
+    for i, f in json.loads(path.read_text()).items():
+        if "elements" in f:
+            f["fixed"] = MolArrays(f["elements"], np.asarray(f["pos"]), np.asarray(f["charges"]),
+                                   np.asarray(f["bonds"]).reshape(-1, 3))
+        out[int(i)] = f
+    return out
+
+
 def _markdown(s: dict) -> str:
-    pct = {"validity", "sanitizes", "connected", "uniqueness", "clash_rate"}
+    pct = {"validity", "sanitizes", "connected", "uniqueness", "clash_rate", *INPAINT_METRICS}
     lines = ["| metric | mean over pockets | median over pockets |", "|---|---|---|"]
-    for k in METRICS:
+    for k in METRICS + tuple(k for k in INPAINT_METRICS if k + "_mean" in s):
         f = (lambda v: f"{100 * v:.1f} %") if k in pct else (lambda v: f"{v:.3f}")
         lines.append(f"| {k} | {f(s[k + '_mean'])} | {f(s[k + '_median'])} |")
     if "ref_qed_mean" in s:
@@ -199,6 +303,8 @@ def _markdown(s: dict) -> str:
     if t:
         lines.append(f"| seconds per pocket ({t['n_samples_per_pocket']} molecules, {t['n_steps']} steps, "
                      f"{t['device']}) | {t['mean_seconds_per_pocket']:.2f} | |")
+        if t.get("skipped"):
+            lines.append(f"| pockets skipped (no fragment for the task) | {len(t['skipped'])} | |")
     return "\n".join(lines)
 
 
