@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["MolDiffModel", "arrays_to_mols", "available_models", "load_model", "load_pocket", "sample"]
+__all__ = ["MolDiffModel", "arrays_to_mols", "available_models", "load_fixed_atoms", "load_model", "load_pocket",
+           "relax", "sample"]
 __version__ = "0.1.0"
 
 _LOCATIONS = {"MolDiffModel": "moldiff.pipeline", "arrays_to_mols": "moldiff.api",
-              "available_models": "moldiff.api", "load_model": "moldiff.api", "load_pocket": "moldiff.api",
-              "sample": "moldiff.api"}
+              "available_models": "moldiff.api", "load_fixed_atoms": "moldiff.api", "load_model": "moldiff.api",
+              "load_pocket": "moldiff.api", "relax": "moldiff.api", "sample": "moldiff.api"}
 
 
 def __getattr__(name: str):
