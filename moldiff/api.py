@@ -236,7 +236,9 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     gen = torch.Generator(device=model.device).manual_seed(seed)
     props = {"model": model.source, "seed": seed, "n_steps": n_steps, "sampler": sampler}
     if fixed is not None:
-        props.update(fixed_atoms=num_fixed, resamplings=resamplings, jump_length=jump_length)
+        props["fixed_atoms"] = num_fixed
+    if fixed is not None or resamplings > 1:
+        props.update(resamplings=resamplings, jump_length=jump_length)
     options = {"fixed": fixed, "resamplings": resamplings, "jump_length": jump_length}
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):

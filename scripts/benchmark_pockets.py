@@ -18,7 +18,7 @@ separately), uniqueness, internal
 diversity, clash rate (a ligand heavy atom closer than 2 Å to a cached pocket atom), QED and SA
 (raw and (10 - SA) / 9) of valid molecules, and the same for each reference ligand, and writes
 ``results.json``, ``per_pocket.csv``, ``results.md`` and ``properties.png``. For inpainting it
-adds the fraction of molecules that keep the fixed atoms exactly (elements, charges, coordinates
+adds the fraction of molecules that keep the fixed atoms exactly (elements and coordinates
 to 1e-3 Å) and the fraction that are valid and contain the fragment as a substructure. Vina
 columns come with the evaluation toolbox.
 """
