@@ -31,7 +31,8 @@ from moldiff.atomic import write_text
 from moldiff.cli import run
 
 CLASH_DISTANCE = 2.0
-METRICS = ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate", "qed", "sa_raw", "sa")
+METRICS = ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate", "qed", "sa_raw", "sa",
+           "logp", "lipinski")
 INPAINT_METRICS = ("fixed_kept", "has_fragment")
 TASKS = ("denovo", "grow", "link")
 
@@ -213,8 +214,8 @@ def _evaluate(arrays, out: Path) -> None:
     from moldiff.chem.build import canonical_smiles, sanitize_or_none
     from moldiff.chem.draw import grid_png
     from moldiff.chem.fragments import has_fragment, keeps_fixed_atoms
-    from moldiff.chem.metrics import internal_diversity, min_protein_distance
-    from moldiff.chem.properties import qed, sa_score
+    from moldiff.chem.metrics import internal_diversity, min_protein_distance, ring_size_fractions
+    from moldiff.chem.properties import lipinski_rules, logp, qed, sa_score
     from moldiff.convert import unpack_arrays
 
     path = out / "samples.npz"
@@ -224,14 +225,15 @@ def _evaluate(arrays, out: Path) -> None:
     mols = arrays_to_mols(unpack_arrays(data), explicit_h=False)
     fragments = _load_fragments(out / "fragments.json")
     which = data["complex_index"]
-    rows, gen_props, ref_props, shown = [], [], [], []
+    rows, gen_props, ref_props, shown, all_valid, refs = [], [], [], [], [], []
     for i in np.unique(which):
         c = arrays.complex(int(i))
         group = [m for m, w in zip(mols, which) if w == i]
         valid = [m for m in group if m.GetIntProp("moldiff_valid")]
         smiles = {canonical_smiles(m) for m in valid}
-        props = [(qed(m), sa_score(m)) for m in valid]
+        props = [(qed(m), sa_score(m), logp(m), lipinski_rules(m)) for m in valid]
         gen_props += props
+        all_valid += valid
         shown += valid[:1]
         clash = [min_protein_distance(m, c["pocket_pos"]) < CLASH_DISTANCE for m in group]
         ref = _reference(arrays, i)
@@ -242,8 +244,10 @@ def _evaluate(arrays, out: Path) -> None:
             ref_row["has_fragment"] = float(np.mean([bool(m.GetIntProp("moldiff_valid"))
                                                      and all(has_fragment(m, q) for q in f["smarts"]) for m in group]))
         if ref is not None:
-            ref_row |= {"ref_qed": qed(ref), "ref_sa_raw": sa_score(ref),
-                       "ref_clash": float(min_protein_distance(ref, c["pocket_pos"]) < CLASH_DISTANCE)}
+            refs.append(ref)
+            ref_row |= {"ref_qed": qed(ref), "ref_sa_raw": sa_score(ref), "ref_logp": logp(ref),
+                        "ref_lipinski": lipinski_rules(ref),
+                        "ref_clash": float(min_protein_distance(ref, c["pocket_pos"]) < CLASH_DISTANCE)}
             ref_props.append((ref_row["ref_qed"], ref_row["ref_sa_raw"]))
         rows.append({"complex": str(arrays.name[i]), "n": len(group), "validity": len(valid) / len(group),
                      "sanitizes": float(np.mean([sanitize_or_none(m)[0] is not None for m in group])),
@@ -252,16 +256,19 @@ def _evaluate(arrays, out: Path) -> None:
                      "diversity": internal_diversity(valid), "clash_rate": float(np.mean(clash)),
                      "qed": np.mean([p[0] for p in props]) if props else np.nan,
                      "sa_raw": np.mean([p[1] for p in props]) if props else np.nan,
-                     "sa": np.mean([(10 - p[1]) / 9 for p in props]) if props else np.nan, **ref_row})
+                     "sa": np.mean([(10 - p[1]) / 9 for p in props]) if props else np.nan,
+                     "logp": np.mean([p[2] for p in props]) if props else np.nan,
+                     "lipinski": np.mean([p[3] for p in props]) if props else np.nan, **ref_row})
     table = pd.DataFrame(rows)
     table.to_csv(out / "per_pocket.csv", index=False)
     summary = {"n_pockets": len(table), "n_molecules": int(table["n"].sum())}
     for k in METRICS + (INPAINT_METRICS if fragments else ()):
         summary[f"{k}_mean"] = float(table[k].mean())
         summary[f"{k}_median"] = float(table[k].median())
-    for k in ("ref_qed", "ref_sa_raw", "ref_clash"):
+    for k in ("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski"):
         if k in table:
             summary[f"{k}_mean"] = float(table[k].mean())
+    summary["rings"] = {"generated_valid": ring_size_fractions(all_valid), "reference": ring_size_fractions(refs)}
     timing = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() else {}
     summary["timing"] = {k: v for k, v in timing.items() if k != "seconds_per_pocket"}
     md = _markdown(summary)
@@ -297,8 +304,14 @@ def _markdown(s: dict) -> str:
         f = (lambda v: f"{100 * v:.1f} %") if k in pct else (lambda v: f"{v:.3f}")
         lines.append(f"| {k} | {f(s[k + '_mean'])} | {f(s[k + '_median'])} |")
     if "ref_qed_mean" in s:
-        lines.append(f"| reference ligands: QED / SA raw / clash | {s['ref_qed_mean']:.3f} / "
-                     f"{s['ref_sa_raw_mean']:.2f} / {100 * s['ref_clash_mean']:.1f} % | |")
+        lines.append(f"| reference ligands: QED / SA raw / clash / logP / Lipinski | {s['ref_qed_mean']:.3f} / "
+                     f"{s['ref_sa_raw_mean']:.2f} / {100 * s['ref_clash_mean']:.1f} % / {s['ref_logp_mean']:.2f} / "
+                     f"{s['ref_lipinski_mean']:.2f} | |")
+    rings = s.get("rings")
+    if rings:
+        for who, f in rings.items():
+            cells = " / ".join(f"{k[5:]}: {100 * v:.1f} %" for k, v in f.items())
+            lines.append(f"| molecules with a ring of size ({who.replace('_', ' ')}) | {cells} | |")
     t = s.get("timing") or {}
     if t:
         lines.append(f"| seconds per pocket ({t['n_samples_per_pocket']} molecules, {t['n_steps']} steps, "

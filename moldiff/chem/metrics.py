@@ -151,6 +151,25 @@ def format_table(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+#: Ring-size classes of :func:`ring_size_fractions`; the last one means "this size or larger".
+RING_SIZES: tuple[int, ...] = (3, 4, 5, 6, 7, 8)
+
+
+def ring_size_fractions(mols: Sequence[Chem.Mol]) -> dict[str, float]:
+    """Fraction of (sanitized) molecules with at least one ring of each size in :data:`RING_SIZES`
+    (``ring_8+`` for 8 or more: macrocycles), and without any ring (``ring_none``); NaN when empty."""
+    from moldiff.chem.properties import ring_sizes
+
+    counts = dict.fromkeys([*(f"ring_{k}" for k in RING_SIZES[:-1]), f"ring_{RING_SIZES[-1]}+", "ring_none"], 0)
+    for mol in mols:
+        sizes = set(ring_sizes(mol))
+        counts["ring_none"] += not sizes
+        for k in RING_SIZES[:-1]:
+            counts[f"ring_{k}"] += k in sizes
+        counts[f"ring_{RING_SIZES[-1]}+"] += any(s >= RING_SIZES[-1] for s in sizes)
+    return {k: _fraction(v, len(mols)) for k, v in counts.items()}
+
+
 def internal_diversity(mols: Sequence[Chem.Mol], radius: int = 2, n_bits: int = 2048) -> float:
     """1 - mean pairwise Tanimoto similarity of Morgan fingerprints (radius 2, 2048 bits) over
     distinct pairs of the given (sanitized) molecules; NaN for fewer than two."""

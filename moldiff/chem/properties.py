@@ -1,6 +1,7 @@
-"""Per-molecule drug-likeness properties from RDKit (no torch): QED and the synthetic
+"""Per-molecule drug-likeness properties from RDKit (no torch): QED, the synthetic
 accessibility score of Ertl & Schuffenhauer, from the ``Contrib/SA_Score`` shipped in the RDKit
-wheel, raw (1 easy .. 10 hard) and normalised as in TargetDiff/DiffSBDD tables ((10 - SA) / 9)."""
+wheel, raw (1 easy .. 10 hard) and normalised as in TargetDiff/DiffSBDD tables ((10 - SA) / 9),
+Crippen logP, the number of Lipinski rules met, and ring sizes."""
 from __future__ import annotations
 
 import importlib.util
@@ -8,7 +9,7 @@ import os
 from functools import lru_cache
 
 from rdkit import Chem, RDConfig
-from rdkit.Chem import QED
+from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdMolDescriptors
 
 
 @lru_cache(maxsize=1)
@@ -35,3 +36,23 @@ def sa_score(mol: Chem.Mol) -> float:
 def sa_normalized(mol: Chem.Mol) -> float:
     """SA mapped to 0..1, higher = easier, as reported by TargetDiff/DiffSBDD: (10 - SA) / 9."""
     return (10.0 - sa_score(mol)) / 9.0
+
+
+def logp(mol: Chem.Mol) -> float:
+    """Crippen logP (Wildman & Crippen 1999) of a sanitized molecule."""
+    return float(Crippen.MolLogP(mol))
+
+
+def lipinski_rules(mol: Chem.Mol) -> int:
+    """How many of five drug-likeness rules a sanitized molecule meets (0..5), as counted in
+    TargetDiff's tables: Lipinski's four (mass < 500, H-bond donors <= 5, acceptors <= 10,
+    -2 <= logP <= 5) plus Veber's rotatable bonds <= 10."""
+    value = logp(mol)
+    return int(sum([Descriptors.ExactMolWt(mol) < 500, Lipinski.NumHDonors(mol) <= 5,
+                    Lipinski.NumHAcceptors(mol) <= 10, -2 <= value <= 5,
+                    rdMolDescriptors.CalcNumRotatableBonds(mol) <= 10]))
+
+
+def ring_sizes(mol: Chem.Mol) -> list[int]:
+    """Sizes of the rings of the smallest set of smallest rings (SSSR) of a molecule."""
+    return [len(r) for r in Chem.GetSymmSSSR(mol)]

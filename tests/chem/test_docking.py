@@ -1,0 +1,74 @@
+"""Vina scores through moldiff against direct ``vina`` calls, on the bundled crystal complex."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from moldiff.chem.docking import DockingError, VinaScorer, box_around, prepare_ligand, prepare_receptor
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "data/examples"
+
+
+@pytest.fixture(scope="module")
+def site():
+    ligand = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf"))
+    receptor = prepare_receptor(EXAMPLES / "1ia1_protein.pdb")
+    center, size = box_around(ligand.GetConformer().GetPositions())
+    return ligand, receptor, center, size, VinaScorer(receptor, center, size)
+
+
+def test_receptor_is_rigid_pdbqt_with_polar_hydrogens(site):
+    _, receptor, *_ = site
+    atoms = [ln for ln in receptor.splitlines() if ln.startswith(("ATOM", "HETATM"))]
+    types = {ln[77:79].strip() for ln in atoms}
+    assert {"C", "A", "N", "OA", "HD"} <= types and "ROOT" not in receptor  # aromatic C, acceptors, polar H
+    assert not any(ln[17:20] == "HOH" for ln in atoms)
+
+
+def test_reference_ligand_score_matches_direct_vina_call(site):
+    from vina import Vina
+
+    ligand, receptor, center, size, scorer = site
+    v = Vina(sf_name="vina", cpu=1, seed=0, verbosity=0)
+    with tempfile.NamedTemporaryFile("w", suffix=".pdbqt", delete=False) as f:
+        f.write(receptor)
+    v.set_receptor(f.name)
+    os.unlink(f.name)
+    v.set_ligand_from_string(prepare_ligand(ligand))
+    v.compute_vina_maps(center=center, box_size=size)
+    direct = float(v.score()[0])
+    assert scorer.score(ligand) == pytest.approx(direct, abs=1e-6)
+    assert -10.0 < direct < -5.0  # a crystal inhibitor: clearly favourable
+    assert scorer.minimize(ligand) <= direct + 1e-6  # local optimisation never makes it worse
+
+
+def test_a_ligand_pushed_into_the_protein_scores_badly(site):
+    ligand, _, _, _, scorer = site
+    moved = Chem.Mol(ligand)
+    conf = moved.GetConformer()
+    for i in range(moved.GetNumAtoms()):  # 3 A along x: into the pocket wall
+        p = conf.GetAtomPosition(i)
+        conf.SetAtomPosition(i, (p.x + 3.0, p.y, p.z))
+    assert scorer.score(moved) > scorer.score(ligand) + 5.0
+
+
+def test_bad_input(site, tmp_path):
+    ligand, *_, scorer = site
+    far = Chem.Mol(ligand)
+    conf = far.GetConformer()
+    for i in range(far.GetNumAtoms()):
+        p = conf.GetAtomPosition(i)
+        conf.SetAtomPosition(i, (p.x + 50.0, p.y, p.z))
+    with pytest.raises(DockingError, match="outside the Vina box"):
+        scorer.score(far)
+    with pytest.raises(DockingError, match="missing.pdb: no such file"):
+        prepare_receptor(tmp_path / "missing.pdb")
+    (tmp_path / "junk.pdb").write_text("not a structure\n")
+    with pytest.raises(DockingError, match="junk.pdb"):
+        prepare_receptor(tmp_path / "junk.pdb")
+    assert box_around(np.zeros((1, 3)))[1] == [20.0, 20.0, 20.0]
