@@ -70,14 +70,20 @@ def prepare_ligand(mol: Chem.Mol) -> str:
     return text
 
 
-def box_around(pos: np.ndarray, buffer: float = 5.0, min_size: float = 20.0,
+def box_around(pos: np.ndarray, center: Sequence[float] | None = None, buffer: float = 5.0, min_size: float = 20.0,
                max_size: float = 40.0) -> tuple[list[float], list[float]]:
-    """Centre and edge lengths (Angstrom) of a search box: the coordinates' extent plus ``buffer``
-    on each side, between ``min_size`` and ``max_size`` per edge (maps cost grows with volume)."""
+    """Centre and edge lengths (Angstrom) of a search box holding ``pos`` plus ``buffer`` on each
+    side, between ``min_size`` and ``max_size`` per edge (maps cost grows with volume). With
+    ``center`` the box is centred there (e.g. on the reference ligand, so that outliers cannot pull
+    it off the pocket); otherwise on the middle of the coordinates' extent."""
     pos = np.asarray(pos, dtype=np.float64)
     lo, hi = pos.min(0), pos.max(0)
-    size = np.clip(hi - lo + 2 * buffer, min_size, max_size)
-    return ((lo + hi) / 2).tolist(), size.tolist()
+    if center is None:
+        c, size = (lo + hi) / 2, hi - lo + 2 * buffer
+    else:
+        c = np.asarray(center, dtype=np.float64)
+        size = 2 * (np.maximum(hi - c, c - lo) + buffer)
+    return c.tolist(), np.clip(size, min_size, max_size).tolist()
 
 
 class VinaScorer:
@@ -122,6 +128,16 @@ class VinaScorer:
         self._load(mol)
         return float(self._vina.optimize()[0])
 
+    def evaluate(self, mol: Chem.Mol, dock: bool = False) -> dict[str, float]:
+        """``vina_score``, ``vina_min`` (and ``vina_dock``) with one load of the ligand (loading
+        costs far more than scoring)."""
+        self._load(mol)
+        row = {"vina_score": float(self._vina.score()[0]), "vina_min": float(self._vina.optimize()[0])}
+        if dock:
+            self._vina.dock(exhaustiveness=self.exhaustiveness, n_poses=1)
+            row["vina_dock"] = float(self._vina.energies(n_poses=1)[0][0])
+        return row
+
     def dock(self, mol: Chem.Mol, n_poses: int = 1) -> float:
         """Best Vina score (kcal/mol) of a global docking search in the box (slow: seconds)."""
         self._load(mol)
@@ -132,20 +148,18 @@ class VinaScorer:
 def vina_scores(protein: str | os.PathLike, mols: Sequence[Chem.Mol], reference: Chem.Mol,
                 dock: bool = False, exhaustiveness: int = 8) -> tuple[list[dict], dict]:
     """Vina scores of ``mols`` and of the ``reference`` ligand in one protein, all with the same
-    maps: one box around the reference and the molecules (their extent + 5 A, 20-40 A per edge).
+    maps: one box centred on the reference holding it and the molecules (+ 5 A, 20-40 A per edge).
     Returns one dict per molecule with ``vina_score``, ``vina_min`` (and ``vina_dock`` with
     ``dock``) or ``vina_error``, and the same keys for the reference. Molecules that fail (e.g.
     reaching beyond a 40 A box, or untypable) are reported with the reason, never dropped."""
     pos = np.concatenate([m.GetConformer().GetPositions() for m in [reference, *mols]])
-    scorer = VinaScorer(prepare_receptor(protein), *box_around(pos), exhaustiveness=exhaustiveness)
+    center = reference.GetConformer().GetPositions().mean(0)
+    scorer = VinaScorer(prepare_receptor(protein), *box_around(pos, center), exhaustiveness=exhaustiveness)
 
     def one(mol: Chem.Mol) -> dict:
         try:
-            row = {"vina_score": scorer.score(mol), "vina_min": scorer.minimize(mol)}
-            if dock:
-                row["vina_dock"] = scorer.dock(mol)
+            return scorer.evaluate(mol, dock)
         except DockingError as e:
             return {"vina_error": str(e)}
-        return row
 
     return [one(m) for m in mols], one(reference)

@@ -45,6 +45,9 @@ def test_reference_ligand_score_matches_direct_vina_call(site):
     assert scorer.score(ligand) == pytest.approx(direct, abs=1e-6)
     assert -10.0 < direct < -5.0  # a crystal inhibitor: clearly favourable
     assert scorer.minimize(ligand) < direct + 0.5  # local optimisation (of inter + intra energy) barely changes a crystal pose
+    both = scorer.evaluate(ligand)
+    assert both["vina_score"] == pytest.approx(direct, abs=1e-6)
+    assert both["vina_min"] == pytest.approx(scorer.minimize(ligand), abs=1e-6)
 
 
 def test_a_ligand_pushed_into_the_protein_scores_badly(site):
@@ -72,3 +75,19 @@ def test_bad_input(site, tmp_path):
     with pytest.raises(DockingError, match="junk.pdb"):
         prepare_receptor(tmp_path / "junk.pdb")
     assert box_around(np.zeros((1, 3)))[1] == [20.0, 20.0, 20.0]
+    center, size = box_around(np.array([[0.0, 0, 0], [100.0, 0, 0]]), center=[0.0, 0, 0])
+    assert center == [0.0, 0.0, 0.0] and size == [40.0, 20.0, 20.0]  # an outlier cannot move the box
+
+
+def test_vina_scores_report_failures_instead_of_dropping_them():
+    from moldiff.chem.docking import vina_scores
+
+    ligand = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf"))
+    far = Chem.Mol(ligand)
+    conf = far.GetConformer()
+    for i in range(far.GetNumAtoms()):  # 60 A away: beyond the largest (40 A) box
+        p = conf.GetAtomPosition(i)
+        conf.SetAtomPosition(i, (p.x + 60.0, p.y, p.z))
+    rows, ref = vina_scores(EXAMPLES / "1ia1_protein.pdb", [ligand, far], ligand)
+    assert len(rows) == 2 and rows[0]["vina_score"] == pytest.approx(ref["vina_score"])
+    assert "outside the Vina box" in rows[1]["vina_error"] and "vina_score" not in rows[1]
