@@ -62,8 +62,10 @@ def main() -> None:
                          "(dock: also re-docking, slow); needs --receptor_root")
     ap.add_argument("--receptor_root", default=None,
                     help="CrossDocked test_set folder holding <target>/<pdb>_rec.pdb full receptors")
+    ap.add_argument("--posebusters", action="store_true",
+                    help="PoseBusters checks of valid molecules and the reference in the full receptor (--receptor_root)")
     ap.add_argument("--vina_max", type=int, default=None,
-                    help="score only the first N valid molecules of each pocket (sample order; default all)")
+                    help="Vina/PoseBusters: only the first N valid molecules of each pocket (sample order; default all)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for Vina")
     ap.add_argument("--eval_only", action="store_true")
     args = ap.parse_args()
@@ -81,8 +83,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     if not args.eval_only:
         _sample(args, arrays, idx, out)
-    if args.vina != "off" and not args.receptor_root:
-        raise ValueError("--vina needs --receptor_root (the folder with the full *_rec.pdb receptors)")
+    if (args.vina != "off" or args.posebusters) and not args.receptor_root:
+        raise ValueError("--vina and --posebusters need --receptor_root (the folder with the full *_rec.pdb receptors)")
     if not args.skip_eval:
         _evaluate(arrays, out, args)
 
@@ -223,18 +225,36 @@ def _receptor(root: str, name: str) -> Path:
     return path
 
 
-def _vina_task(job: tuple) -> tuple[list[dict], dict]:
+def _pocket_task(job: tuple) -> dict:
+    """Vina and PoseBusters summaries of one pocket (runs in a worker process)."""
+    import numpy as np
     from rdkit import Chem
 
     from moldiff.chem.docking import vina_scores
+    from moldiff.chem.posecheck import posebusters_table
 
-    receptor, blocks, ref_block, dock = job
-    return vina_scores(receptor, [Chem.MolFromMolBlock(b) for b in blocks], Chem.MolFromMolBlock(ref_block), dock)
+    receptor, blocks, ref_block, vina, posebusters = job
+    mols, ref = [Chem.MolFromMolBlock(b) for b in blocks], Chem.MolFromMolBlock(ref_block)
+    row = {}
+    if vina != "off":
+        rows, ref_scores = vina_scores(receptor, mols, ref, vina == "dock")
+        row["vina_failed"] = float(np.mean(["vina_error" in r for r in rows])) if rows else np.nan
+        for k in ("vina_score", "vina_min", "vina_dock"):
+            vals = [r[k] for r in rows if k in r]
+            if vals or k in ref_scores:
+                row[k] = float(np.mean(vals)) if vals else np.nan
+                row[f"ref_{k}"] = ref_scores.get(k, np.nan)
+    if posebusters:
+        table = posebusters_table([*mols, ref], receptor)
+        row["pb_valid"] = float(table["pb_valid"].iloc[:-1].mean()) if mols else np.nan
+        row["ref_pb_valid"] = float(table["pb_valid"].iloc[-1])
+    return row
 
 
-def _vina(arrays, groups: dict, args) -> dict[int, dict]:
+def _pocket_scores(arrays, groups: dict, args) -> dict[int, dict]:
     """Per complex: mean Vina score / minimized score (/ docking score) of its valid molecules,
-    the fraction that failed, and the reference ligand's, computed in parallel over pockets."""
+    the fraction that failed, the PoseBusters-valid fraction, and the reference ligand's values,
+    computed in parallel over pockets."""
     from concurrent.futures import ProcessPoolExecutor
 
     import numpy as np
@@ -243,18 +263,10 @@ def _vina(arrays, groups: dict, args) -> dict[int, dict]:
 
     keys = list(groups)
     jobs = [(_receptor(args.receptor_root, str(arrays.name[i])), [Chem.MolToMolBlock(m) for m in groups[i]],
-             Chem.MolToMolBlock(_reference(arrays, i)), args.vina == "dock") for i in keys]
-    out = {}
+             Chem.MolToMolBlock(_reference(arrays, i)), args.vina, args.posebusters) for i in keys]
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        for i, (rows, ref) in zip(keys, tqdm(pool.map(_vina_task, jobs), total=len(jobs), desc="vina")):
-            row = {"vina_failed": float(np.mean(["vina_error" in r for r in rows])) if rows else np.nan}
-            for k in ("vina_score", "vina_min", "vina_dock"):
-                vals = [r[k] for r in rows if k in r]
-                if vals or k in ref:
-                    row[k] = float(np.mean(vals)) if vals else np.nan
-                    row[f"ref_{k}"] = ref.get(k, np.nan)
-            out[i] = row
-    return out
+        rows = list(tqdm(pool.map(_pocket_task, jobs), total=len(jobs), desc="vina / posebusters"))
+    return dict(zip(keys, rows))
 
 
 def _evaluate(arrays, out: Path, args) -> None:
@@ -279,10 +291,10 @@ def _evaluate(arrays, out: Path, args) -> None:
     which = data["complex_index"]
     rows, gen_props, ref_props, shown, all_valid, refs = [], [], [], [], [], []
     vina = {}
-    if args.vina != "off":
+    if args.vina != "off" or args.posebusters:
         valid_by = {int(i): [m for m, w in zip(mols, which) if w == i and m.GetIntProp("moldiff_valid")][:args.vina_max]
                     for i in np.unique(which)}
-        vina = _vina(arrays, valid_by, args)
+        vina = _pocket_scores(arrays, valid_by, args)
     for i in np.unique(which):
         c = arrays.complex(int(i))
         group = [m for m, w in zip(mols, which) if w == i]
@@ -323,12 +335,12 @@ def _evaluate(arrays, out: Path, args) -> None:
     for k in METRICS + (INPAINT_METRICS if fragments else ()):
         summary[f"{k}_mean"] = float(table[k].mean())
         summary[f"{k}_median"] = float(table[k].median())
-    for k in ("vina_score", "vina_min", "vina_dock", "vina_failed"):
+    for k in ("vina_score", "vina_min", "vina_dock", "vina_failed", "pb_valid"):
         if k in table:
             summary[f"{k}_mean"] = float(table[k].mean())
             summary[f"{k}_median"] = float(table[k].median())
     for k in ("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski", "ref_vina_score", "ref_vina_min",
-              "ref_vina_dock"):
+              "ref_vina_dock", "ref_pb_valid"):
         if k in table:
             summary[f"{k}_mean"] = float(table[k].mean())
     summary["rings"] = {"generated_valid": ring_size_fractions(all_valid), "reference": ring_size_fractions(refs)}
@@ -376,6 +388,9 @@ def _markdown(s: dict) -> str:
                          f"{s[k + '_median']:.2f} |")
     if "vina_failed_mean" in s:
         lines.append(f"| valid molecules Vina could not score | {100 * s['vina_failed_mean']:.1f} % | |")
+    if "pb_valid_mean" in s:
+        lines.append(f"| PoseBusters-valid (of valid molecules; reference {100 * s['ref_pb_valid_mean']:.1f} %) | "
+                     f"{100 * s['pb_valid_mean']:.1f} % | {100 * s['pb_valid_median']:.1f} % |")
     rings = s.get("rings")
     if rings:
         for who, f in rings.items():
