@@ -160,3 +160,30 @@ def test_relax_keeps_every_molecule_and_reports_movement(pocket_model, tmp_path)
     assert len(out) == 2 and out[1] is bad and not bad.HasProp("relax_rmsd")
     assert out[0].GetProp("seed") == "3" and out[0].GetIntProp("moldiff_valid") == 1
     assert 0.0 <= out[0].GetDoubleProp("relax_rmsd") < 2.0  # a crystal pose barely moves
+
+
+def test_evaluate_in_pocket_with_vina_and_posebusters(tmp_path):
+    import pandas as pd
+
+    ref = Chem.MolFromMolFile(str(LIGAND))
+    moved = Chem.Mol(ref)
+    conf = moved.GetConformer()
+    for i in range(moved.GetNumAtoms()):
+        p = conf.GetAtomPosition(i)
+        conf.SetAtomPosition(i, (p.x + 3.0, p.y, p.z))
+    sdf = tmp_path / "gen.sdf"
+    with Chem.SDWriter(str(sdf)) as w:
+        for m in (ref, moved):
+            w.write(m)
+    res = cli("evaluate.py", sdf, "--pocket", PROTEIN, "--ref_ligand", LIGAND, "--vina", "score", "--posebusters",
+              "--out", tmp_path / "report")
+    assert res.returncode == 0, res.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "report" / "molecules.csv")
+    assert len(table) == 3 and table["is_reference"].tolist() == [False, False, True]
+    assert table.loc[0, "vina_score"] == pytest.approx(table.loc[2, "vina_score"], abs=1e-3)  # same pose
+    assert table.loc[1, "vina_score"] > table.loc[0, "vina_score"] + 5  # pushed into the protein
+    assert table["pb_valid"].tolist()[:2] == [True, False]
+    for name in ("metrics.json", "metrics.md", "properties.png", "molecules.png"):
+        assert (tmp_path / "report" / name).exists()
+    one_line_error(cli("evaluate.py", sdf, "--pocket", PROTEIN, "--vina", "score", "--out", tmp_path / "r2"),
+                   "reference ligand")

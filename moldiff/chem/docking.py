@@ -60,7 +60,9 @@ def prepare_ligand(mol: Chem.Mol) -> str:
     if mol.GetNumConformers() == 0:
         raise DockingError("ligand has no 3D coordinates")
     try:
-        with_h = Chem.AddHs(mol, addCoords=True)
+        clean = Chem.Mol(mol)
+        Chem.SanitizeMol(clean)  # molecules read unsanitized lack the aromaticity meeko's charges need
+        with_h = Chem.AddHs(clean, addCoords=True)
         setups = MoleculePreparation().prepare(with_h)
         text, ok, err = PDBQTWriterLegacy.write_string(setups[0])
     except Exception as e:  # meeko raises RuntimeError and others on odd chemistry

@@ -1,0 +1,85 @@
+"""Per-molecule property table and its summary, for reports (no torch): validity, QED, SA, logP,
+Lipinski rules, ring sizes, and in a pocket the Vina scores and PoseBusters verdict, with the
+reference ligand on the same footing."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem
+
+from moldiff.chem.build import canonical_smiles
+from moldiff.chem.metrics import ring_size_fractions, validity_error
+from moldiff.chem.properties import lipinski_rules, logp, qed, ring_sizes, sa_score
+
+#: Per-molecule numeric columns summarised by mean and median.
+NUMERIC = ("qed", "sa", "logp", "lipinski", "vina_score", "vina_min", "vina_dock")
+
+
+def _properties(mol: Chem.Mol) -> dict:
+    error = validity_error(mol)
+    row = {"valid": not error, "error": error, "smiles": None, "n_heavy_atoms": mol.GetNumHeavyAtoms()}
+    if not error:
+        clean = Chem.Mol(mol)
+        Chem.SanitizeMol(clean)
+        row |= {"smiles": canonical_smiles(clean), "qed": qed(clean), "sa": sa_score(clean), "logp": logp(clean),
+                "lipinski": lipinski_rules(clean), "ring_sizes": " ".join(map(str, sorted(ring_sizes(clean))))}
+    return row
+
+
+def molecule_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike | None = None,
+                   reference: Chem.Mol | None = None, vina: str = "off", posebusters: bool = False) -> pd.DataFrame:
+    """One row per molecule (in order) and, with a ``reference``, a last row for it (``is_reference``).
+    Vina (``"score"``: score-only + minimization, ``"dock"``: also re-docking) and PoseBusters
+    need the ``protein`` file and run on valid molecules only; Vina needs the reference for its box."""
+    from moldiff.chem.docking import vina_scores
+    from moldiff.chem.posecheck import posebusters_table
+
+    everything = list(mols) + ([reference] if reference is not None else [])
+    rows = [_properties(m) for m in everything]
+    for row, is_ref in zip(rows, [False] * len(mols) + [True] * (reference is not None)):
+        row["is_reference"] = is_ref
+    valid = [k for k, r in enumerate(rows) if r["valid"]]
+    if vina != "off":
+        if protein is None or reference is None:
+            raise ValueError("Vina scores need the protein (--pocket) and a reference ligand for the box (--ref_ligand)")
+        scored, ref_scores = vina_scores(protein, [everything[k] for k in valid if k < len(mols)], reference,
+                                         dock=vina == "dock")
+        for k, s in zip([k for k in valid if k < len(mols)], scored):
+            rows[k] |= s
+        rows[-1] |= ref_scores
+    if posebusters:
+        if protein is None:
+            raise ValueError("PoseBusters checks need the protein (--pocket)")
+        verdict = posebusters_table([everything[k] for k in valid], protein)["pb_valid"].tolist()
+        for k, ok in zip(valid, verdict):
+            rows[k]["pb_valid"] = bool(ok)
+    return pd.DataFrame(rows)
+
+
+def summarize(table: pd.DataFrame) -> dict:
+    """Means and medians of the numeric columns over valid generated molecules, validity,
+    uniqueness, ring-size fractions, Vina failures, PoseBusters-valid fraction, and the
+    reference's values (``ref_*``)."""
+    gen = table[~table["is_reference"]]
+    valid = gen[gen["valid"]]
+    out: dict = {"n_molecules": len(gen), "validity": float(gen["valid"].mean()) if len(gen) else math.nan,
+                 "uniqueness": valid["smiles"].nunique() / len(valid) if len(valid) else math.nan}
+    for k in NUMERIC:
+        if k in valid and valid[k].notna().any():
+            out[f"{k}_mean"], out[f"{k}_median"] = float(valid[k].mean()), float(valid[k].median())
+    if "vina_error" in valid or "vina_score" in valid:
+        out["vina_failed"] = float(valid["vina_error"].notna().mean()) if "vina_error" in valid else 0.0
+    if "pb_valid" in valid:
+        out["pb_valid"] = float(valid["pb_valid"].astype(float).mean())
+    sized = [Chem.MolFromSmiles(s) for s in valid["smiles"]]
+    out["rings"] = ring_size_fractions([m for m in sized if m is not None])
+    ref = table[table["is_reference"]]
+    if len(ref):
+        for k in (*NUMERIC, "pb_valid"):
+            if k in ref and pd.notna(ref[k].iloc[0]):
+                out[f"ref_{k}"] = float(ref[k].iloc[0])
+    return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in out.items()}
