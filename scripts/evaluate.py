@@ -78,7 +78,10 @@ def _plot(table, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     cols = [k for k in ("qed", "sa", "vina_score", "vina_min") if k in table and table[k].notna().any()]
-    fig, axes = plt.subplots(1, len(cols), figsize=(4 * len(cols), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(cols)), figsize=(4 * max(1, len(cols)), 3.4), squeeze=False)
+    if not cols:
+        axes[0, 0].text(0.5, 0.5, "no valid molecules", ha="center", va="center")
+        axes[0, 0].set_axis_off()
     gen, ref = table[~table["is_reference"]], table[table["is_reference"]]
     for ax, k in zip(axes[0], cols):
         ax.hist(gen[k].dropna(), bins=30, alpha=0.7, label="generated (valid)")
