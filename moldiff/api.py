@@ -239,18 +239,16 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
         props["fixed_atoms"] = num_fixed
     if fixed is not None or resamplings > 1:
         props.update(resamplings=resamplings, jump_length=jump_length)
-    options = {"fixed": fixed, "resamplings": resamplings, "jump_length": jump_length}
+    options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress}
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
         chunk = sizes[start:start + batch_size]
         if pocket is not None:
-            arrays = model.sample_in_pocket(pocket, chunk, n_steps, gen, sampler, progress=progress, **options)
+            arrays = model.sample_in_pocket(pocket, chunk, n_steps, gen, sampler, fixed=fixed, **options)
         elif fixed is not None:
-            arrays = model.sample_around(fixed, chunk, n_steps, gen, sampler, progress=progress,
-                                         resamplings=resamplings, jump_length=jump_length)
+            arrays = model.sample_around(fixed, chunk, n_steps, gen, sampler, **options)
         else:
-            arrays = model.sample_arrays(chunk, n_steps, gen, sampler, progress=progress, resamplings=resamplings,
-                                         jump_length=jump_length)
+            arrays = model.sample_arrays(chunk, n_steps, gen, sampler, **options)
         for mol in arrays_to_mols(arrays, explicit_h="H" in model.vocab.elements):
             _annotate(mol, props)
             mols.append(mol)

@@ -85,16 +85,9 @@ class Inpainting:
         """Fixed atoms drawn from q(x_t | x_0) at the first time of the sequence."""
         if topo.project:
             raise ValueError("inpainting runs in the fixed atoms' frame: build the topology with project=False")
-        f, p, mask = self.fixed, self.process, self.fixed.mask
-        t_node = x.pos.new_full((topo.batch.numel(),), t)
-        eps = p.pos.noise(x.pos, topo.batch, topo.num_graphs, None, False, generator)
-        pos = torch.where(mask[:, None], p.pos.q_sample(f.pos.to(x.pos.dtype), t_node, eps), x.pos)
-        nodes = {k: _where(mask, p.nodes[k].q_sample(f.nodes[k], t_node, generator), v) for k, v in x.nodes.items()}
-        bond = x.bond
-        if f.bond is not None and x.bond is not None:
-            t_pair = x.pos.new_full((f.bond.numel(),), t)
-            bond = _where(f.bond_mask, p.bond.q_sample(f.bond, t_pair, generator), x.bond)
-        return MolState(pos, nodes, bond)
+        t_graph = x.pos.new_full((topo.num_graphs,), t)
+        noised, _ = self.process.q_sample(self._clean(x), topo, t_graph, generator)
+        return self._overlay(noised, x)
 
     def prediction(self, pred: Prediction, x_t: MolState, topo: Topology) -> Prediction:
         """The x0 estimate with the fixed atoms' clean values in place (and, with ``align``, the
@@ -113,10 +106,19 @@ class Inpainting:
 
     def finish(self, x: MolState, topo: Topology) -> MolState:
         """The clean state with the fixed atoms' values exactly."""
-        f, mask = self.fixed, self.fixed.mask
-        nodes = {k: torch.where(mask, f.nodes[k], v) for k, v in x.nodes.items()}
-        bond = x.bond if f.bond is None or x.bond is None else torch.where(f.bond_mask, f.bond, x.bond)
-        return MolState(torch.where(mask[:, None], f.pos.to(x.pos.dtype), x.pos), nodes, bond)
+        return self._overlay(self._clean(x), x)
+
+    def _clean(self, x: MolState) -> MolState:
+        """The fixed atoms' clean values as a state of the batch (entries outside the masks unused)."""
+        f = self.fixed
+        return MolState(f.pos.to(x.pos.dtype), f.nodes, x.bond if f.bond is None else f.bond)
+
+    def _overlay(self, values: MolState, x: MolState) -> MolState:
+        """``x`` with the fixed atoms (and pairs of fixed atoms) taken from ``values``."""
+        f = self.fixed
+        nodes = {k: _where(f.mask, values.nodes[k], v) for k, v in x.nodes.items()}
+        bond = x.bond if f.bond is None or x.bond is None else torch.where(f.bond_mask, values.bond, x.bond)
+        return MolState(torch.where(f.mask[:, None], values.pos, x.pos), nodes, bond)
 
 
 def _where(mask: Tensor, a: Tensor, b: Tensor) -> Tensor:
