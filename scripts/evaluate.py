@@ -36,6 +36,10 @@ def main() -> None:
 
     if args.pocket and not os.path.isfile(args.pocket):
         raise FileNotFoundError(f"{args.pocket}: no such file")
+    if args.vina != "off" and not (args.pocket and args.ref_ligand):  # refuse before any work
+        raise ValueError("Vina scores need the protein (--pocket) and a reference ligand for the box (--ref_ligand)")
+    if args.posebusters and not args.pocket:
+        raise ValueError("PoseBusters checks need the protein (--pocket)")
     mols = read_sdf(args.sdf)
     reference = read_sdf(args.ref_ligand, sanitize=True)[0] if args.ref_ligand else None
     metrics = evaluate_molecules(mols, _train_smiles(args.train_smiles))
