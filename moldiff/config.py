@@ -42,6 +42,7 @@ class ProcessCfg:
     aromatic: bool = False  # 5 bond classes (aromatic) instead of kekulized 4
     loss_weights: dict = field(default_factory=lambda: {"pos": 3.0, "atom_type": 0.4, "charge": 1.0, "bond": 2.0})
     t_min: float = 1.0e-3
+    snr_clip: list | None = None  # [lo, hi]: weight each molecule's loss by clip(SNR(t), lo, hi); None: uniform
 
 
 @dataclass
@@ -162,6 +163,8 @@ def build_process(cfg: ProcessCfg, num_types: int, num_charges: int, marginals: 
     from moldiff.processes.schedules import get_schedule
 
     schedule = get_schedule(cfg.schedule, **cfg.schedule_kwargs)
+    if cfg.snr_clip is not None and not (len(cfg.snr_clip) == 2 and 0 < cfg.snr_clip[0] <= cfg.snr_clip[1]):
+        raise ConfigError(f"process.snr_clip must be [lo, hi] with 0 < lo <= hi, got {cfg.snr_clip!r}")
 
     def field_process(name: str, k: int, prior: str):
         if cfg.categorical == "gaussian":
@@ -182,7 +185,7 @@ def build_process(cfg: ProcessCfg, num_types: int, num_charges: int, marginals: 
         if isinstance(bond, GaussianOneHotDiffusion):
             raise ConfigError("process.bonds=true needs process.categorical=d3pm (EDM mode has no bonds)")
     return JointDiffusion(schedule, CoordinateDiffusion(schedule, cfg.pos_parameterization), nodes, bond,
-                          cfg.loss_weights, cfg.t_min)
+                          cfg.loss_weights, cfg.t_min, cfg.snr_clip)
 
 
 def build_denoiser(cfg: ModelCfg, process, context_in: int = 0):

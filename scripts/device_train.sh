@@ -4,7 +4,8 @@
 # The code is taken from the folder this script lives in (so a frozen copy can be used);
 # data caches from $CARRY/*.npz (copied to data/cache/, where the configs look); the run lives
 # in runs/device and, on a fresh machine, is restored from $CARRY/ckpt.part* (shards written by
-# moldiff.training.portable.pack).
+# moldiff.training.portable.pack). An RDKit wheel in $CARRY (rdkit-*.whl) is installed so that
+# validation reports validity of sampled molecules.
 # Writes the packed checkpoint, fp16 EMA weights and the CSV log to $OUT.
 set -euo pipefail
 CONFIG=$1; MINUTES=$2; shift 2
@@ -14,6 +15,9 @@ CARRY=$REPO/${CARRY:-.carry}
 export PYTHONPATH=$CODE${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 RUN=$REPO/runs/device
 mkdir -p "$REPO/data/cache" "$RUN/checkpoints"
+if ls "$CARRY"/rdkit-*.whl >/dev/null 2>&1 && ! python3 -c "import rdkit" 2>/dev/null; then
+  python3 -m pip install -q --no-deps "$CARRY"/rdkit-*.whl
+fi
 for f in "$CARRY"/*.npz; do [ -f "$REPO/data/cache/$(basename "$f")" ] || cp "$f" "$REPO/data/cache/"; done
 if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$CARRY"/ckpt.part* >/dev/null 2>&1; then
   python3 -c "from moldiff.training.portable import unpack; unpack('$CARRY', '$RUN/checkpoints/last.ckpt')"
