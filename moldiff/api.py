@@ -211,7 +211,7 @@ def _annotate(mol, props: dict) -> None:
 def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_atoms=None, seed: int = 0,
            batch_size: int | None = None, sampler: str | None = None, progress: bool = True,
            pocket: Pocket | None = None, fixed: MolArrays | None = None, resamplings: int = 1,
-           jump_length: int = 10) -> list:
+           jump_length: int = 10, steric: float | None = None) -> list:
     """Sample ``n_samples`` molecules as RDKit Mols (for pocket models inside ``pocket``, in the
     protein's frame; see :func:`load_pocket`).
 
@@ -221,6 +221,8 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     ``fixed`` (see :func:`load_fixed_atoms`): atoms every molecule keeps exactly, as its first
     atoms (fragment growing, linking, scaffold hopping); ``resamplings`` > 1 adds RePaint
     resampling over windows of ``jump_length`` steps (about ``resamplings`` times the cost).
+    ``steric`` (pocket models): keep generated heavy atoms at least this many Angstrom from the
+    pocket atoms during sampling (:class:`~moldiff.samplers.steric.StericGuidance`); None: off.
     Each molecule carries its validity flag, model, seed, step count, and QED/SA when valid.
     Runs are reproducible for a given ``seed`` and device.
     """
@@ -239,12 +241,16 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
         props["fixed_atoms"] = num_fixed
     if fixed is not None or resamplings > 1:
         props.update(resamplings=resamplings, jump_length=jump_length)
+    if steric is not None:
+        if pocket is None:
+            raise ValueError("steric guidance keeps atoms away from a pocket: give a pocket")
+        props["steric_distance"] = steric
     options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress}
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
         chunk = sizes[start:start + batch_size]
         if pocket is not None:
-            arrays = model.sample_in_pocket(pocket, chunk, n_steps, gen, sampler, fixed=fixed, **options)
+            arrays = model.sample_in_pocket(pocket, chunk, n_steps, gen, sampler, fixed=fixed, steric=steric, **options)
         elif fixed is not None:
             arrays = model.sample_around(fixed, chunk, n_steps, gen, sampler, **options)
         else:

@@ -15,6 +15,7 @@ from moldiff.nn.base import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SAMPLERS
 from moldiff.samplers.inpaint import FixedAtoms, Inpainting
+from moldiff.samplers.steric import StericGuidance
 from moldiff.samplers.loop import jump_times, reverse_loop, uniform_times
 from moldiff.vocab import Vocab
 
@@ -65,7 +66,8 @@ class MolDiffModel(nn.Module):
     @torch.no_grad()
     def sample_arrays(self, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                       sampler: str = "ancestral", progress: bool = False, context: Context | None = None,
-                      fixed: MolArrays | None = None, resamplings: int = 1, jump_length: int = 10) -> list[MolArrays]:
+                      fixed: MolArrays | None = None, resamplings: int = 1, jump_length: int = 10,
+                      steric: float | None = None) -> list[MolArrays]:
         """Generate one molecule per entry of ``sizes`` and return them as plain arrays.
 
         ``context``: pocket atoms of every graph (already in the model's pocket-centred frame);
@@ -74,6 +76,8 @@ class MolDiffModel(nn.Module):
         order, and are given in the frame of ``context`` (pocket models) or any frame
         (unconditional models, whose molecules are then generated around them).
         ``resamplings``/``jump_length``: RePaint resampling (:func:`jump_times`).
+        ``steric``: keep generated atoms this many Angstrom from the pocket atoms
+        (:class:`~moldiff.samplers.steric.StericGuidance`; needs ``context``); None: off.
         """
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
@@ -87,10 +91,14 @@ class MolDiffModel(nn.Module):
             context = Context(context.pos.to(device, dtype), context.h.to(device, dtype), context.batch.to(device))
         topo = Topology.from_sizes(sizes, device=device, context=context)
         like = torch.zeros(1, device=device, dtype=dtype)
-        constraints = ()
+        constraints: tuple = ()
+        if steric is not None:
+            if context is None:
+                raise ValueError("steric guidance keeps atoms away from a pocket: it needs one")
+            constraints = (StericGuidance(steric),)
         if fixed is not None:
             topo.project = False  # inpainting works in the fixed atoms' frame
-            constraints = (Inpainting(self.process, self._fixed_atoms(fixed, topo, dtype), align=context is None),)
+            constraints += (Inpainting(self.process, self._fixed_atoms(fixed, topo, dtype), align=context is None),)
         times = jump_times(uniform_times(n_steps, device), resamplings, jump_length)
         state = reverse_loop(self.process, self.denoiser, SAMPLERS[sampler], topo, times, like, generator,
                              constraints, progress=progress)
@@ -115,7 +123,7 @@ class MolDiffModel(nn.Module):
 
     def sample_in_pocket(self, pocket: Pocket, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                          sampler: str = "ancestral", progress: bool = False, fixed: MolArrays | None = None,
-                         resamplings: int = 1, jump_length: int = 10) -> list[MolArrays]:
+                         resamplings: int = 1, jump_length: int = 10, steric: float | None = None) -> list[MolArrays]:
         """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame
         (``fixed`` atoms too, see :meth:`sample_arrays`)."""
         g = len(sizes)
@@ -124,7 +132,7 @@ class MolDiffModel(nn.Module):
         context = Context(torch.as_tensor(pocket.pos - center).repeat(g, 1), torch.as_tensor(pocket.features).repeat(g, 1),
                           torch.arange(g).repeat_interleave(m))
         arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context,
-                                    _shifted(fixed, -center), resamplings, jump_length)
+                                    _shifted(fixed, -center), resamplings, jump_length, steric)
         return _restore(arrays, center, fixed)
 
     def sample_around(self, fixed: MolArrays, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,

@@ -80,3 +80,16 @@ def assert_permutation_equivariant(model: Denoiser, graph: NoisyGraph, seed: int
     torch.testing.assert_close(out2.h, out.h[perm], atol=atol, rtol=1e-7)
     if out.pair is not None:
         torch.testing.assert_close(out2.pair, out.pair, atol=atol, rtol=1e-7)
+
+
+def untrained_model(config: str, vocab, seed: int = 0):
+    """A :class:`~moldiff.pipeline.MolDiffModel` from ``configs/<config>`` with random weights and
+    flat marginals: sampler guarantees (fixed atoms, steric limits) must hold for any network."""
+    from moldiff.config import load_config
+    from moldiff.pipeline import MolDiffModel
+
+    cfg = load_config(f"configs/{config}")
+    marginals = {"atom_type": [1 / len(vocab.elements)] * len(vocab.elements), "charge": [0.1, 0.8, 0.1],
+                 "bond": [0.7, 0.2, 0.05, 0.05]}
+    torch.manual_seed(seed)
+    return MolDiffModel(cfg, vocab, marginals, [0.0] * 6 + [1.0] * 6)

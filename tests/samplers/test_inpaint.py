@@ -5,15 +5,14 @@ import pytest
 import torch
 from oracle import P_TYPE, OracleDenoiser, make_process
 
-from moldiff.config import load_config
 from moldiff.convert import MolArrays
 from moldiff.nn.graph import pair_id
-from moldiff.pipeline import MolDiffModel
 from moldiff.processes.joint import Topology
 from moldiff.processes.schedules import cosine
 from moldiff.samplers import SAMPLERS, ancestral_step
 from moldiff.samplers.inpaint import FixedAtoms, Inpainting
 from moldiff.samplers.loop import jump_times, reverse_loop, uniform_times
+from moldiff.testing import untrained_model
 from moldiff.vocab import LIGAND_VOCAB, QM9_VOCAB
 
 
@@ -127,15 +126,6 @@ def test_free_atoms_independent_of_fixed_ones_in_a_fixed_frame(float64):
     torch.testing.assert_close(types / types.sum(), P_TYPE.double(), atol=0.02, rtol=0)
 
 
-def _tiny_model(config: str, vocab) -> MolDiffModel:
-    """An untrained model (random weights): the guarantees must hold for any network."""
-    cfg = load_config(f"configs/{config}")
-    marginals = {"atom_type": [1 / len(vocab.elements)] * len(vocab.elements), "charge": [0.1, 0.8, 0.1],
-                 "bond": [0.7, 0.2, 0.05, 0.05]}
-    torch.manual_seed(0)
-    return MolDiffModel(cfg, vocab, marginals, [0.0] * 6 + [1.0] * 6)
-
-
 FRAGMENT = MolArrays(["C", "C", "O"], np.array([[10.123456, -4.5, 3.25], [11.6, -4.4, 3.3], [12.3, -3.2, 3.1]]),
                      np.array([0, 0, 0]), np.array([[0, 1, 1], [1, 2, 2]]))
 
@@ -145,12 +135,12 @@ FRAGMENT = MolArrays(["C", "C", "O"], np.array([[10.123456, -4.5, 3.25], [11.6, 
 def test_models_keep_fixed_atoms_unconditional_and_in_pocket(sampler, resamplings):
     from moldiff.datasets.pockets import Pocket
 
-    cases = [(_tiny_model("tiny.yaml", QM9_VOCAB), None)]
+    cases = [(untrained_model("tiny.yaml", QM9_VOCAB), None)]
     rng = np.random.default_rng(0)
     pocket_pos = FRAGMENT.pos.mean(0) + rng.normal(size=(40, 3)) * 4
     pocket = Pocket.from_arrays(pocket_pos, np.zeros(40, int), np.zeros(40, int), np.zeros(40, bool),
                                 np.zeros(40, bool), "full", "test pocket")
-    cases.append((_tiny_model("tiny_pocket.yaml", LIGAND_VOCAB), pocket))
+    cases.append((untrained_model("tiny_pocket.yaml", LIGAND_VOCAB), pocket))
     for model, pk in cases:
         sizes = torch.tensor([5, 7, 9])
         gen = torch.Generator().manual_seed(0)
