@@ -52,6 +52,8 @@ def main() -> None:
                     help="molecule sizes from the model's size distribution or the reference ligand's atom count "
                          "(default: model for denovo, ref for inpainting)")
     ap.add_argument("--resamplings", type=int, default=1)
+    ap.add_argument("--steric", type=float, default=None, metavar="DIST",
+                    help="steric guidance: keep generated atoms DIST Å from pocket atoms while sampling (default off)")
     ap.add_argument("--jump_length", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None)
@@ -148,7 +150,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         synchronize(model.device)
         start = time.perf_counter()
         got = model.sample_in_pocket(pocket, sizes, n_steps, gen, fixed=fixed, resamplings=args.resamplings,
-                                     jump_length=args.jump_length)
+                                     jump_length=args.jump_length, steric=args.steric)
         synchronize(model.device)
         seconds.append(time.perf_counter() - start)
         mols += got
@@ -161,7 +163,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
             {str(i): {k: v for k, v in f.items() if k != "fixed"} | _fixed_json(f.get("fixed"))
              for i, f in fragments.items()}, indent=1))
     timing = {"model": str(args.model), "task": args.task, "size": args.size, "n_steps": n_steps,
-              "resamplings": args.resamplings, "jump_length": args.jump_length,
+              "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": args.steric,
               "n_samples_per_pocket": args.n_samples, "n_pockets": len(seconds), "skipped": skipped,
               "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
@@ -280,6 +282,7 @@ def _evaluate(arrays, out: Path, args) -> None:
     from moldiff.chem.fragments import has_fragment, keeps_fixed_atoms
     from moldiff.chem.metrics import internal_diversity, min_protein_distance, ring_size_fractions
     from moldiff.chem.properties import lipinski_rules, logp, qed, sa_score
+    from moldiff.chem.report import aggregate_over_pockets
     from moldiff.convert import unpack_arrays
 
     path = out / "samples.npz"
@@ -332,17 +335,11 @@ def _evaluate(arrays, out: Path, args) -> None:
     table = pd.DataFrame(rows)
     table.to_csv(out / "per_pocket.csv", index=False)
     summary = {"n_pockets": len(table), "n_molecules": int(table["n"].sum())}
-    for k in METRICS + (INPAINT_METRICS if fragments else ()):
-        summary[f"{k}_mean"] = float(table[k].mean())
-        summary[f"{k}_median"] = float(table[k].median())
-    for k in ("vina_score", "vina_min", "vina_dock", "vina_failed", "pb_valid"):
-        if k in table:
-            summary[f"{k}_mean"] = float(table[k].mean())
-            summary[f"{k}_median"] = float(table[k].median())
-    for k in ("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski", "ref_vina_score", "ref_vina_min",
-              "ref_vina_dock", "ref_pb_valid"):
-        if k in table:
-            summary[f"{k}_mean"] = float(table[k].mean())
+    summary |= aggregate_over_pockets(
+        table, METRICS + (INPAINT_METRICS if fragments else ()) + ("vina_score", "vina_min", "vina_dock", "vina_failed",
+                                                                  "pb_valid"),
+        mean_only=("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski", "ref_vina_score", "ref_vina_min",
+                   "ref_vina_dock", "ref_pb_valid"))
     summary["rings"] = {"generated_valid": ring_size_fractions(all_valid), "reference": ring_size_fractions(refs)}
     timing = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() else {}
     summary["timing"] = {k: v for k, v in timing.items() if k != "seconds_per_pocket"}

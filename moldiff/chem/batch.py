@@ -1,0 +1,198 @@
+"""Evaluation of generated molecules over many pockets (no torch), aggregated the way published
+tables are: the per-molecule table of :func:`moldiff.chem.report.molecule_table` per pocket, one
+row of per-pocket means per pocket, then the mean over pockets of the per-pocket means and the
+median over pockets.
+
+The input is a CSV with columns ``pocket`` (protein PDB), ``ref_ligand`` (SDF) and ``generated``
+(SDF), and optionally ``name``; relative paths are resolved against the CSV's folder. A pocket
+whose files are missing or unreadable, or whose evaluation fails as a whole (e.g. a receptor that
+cannot be prepared for Vina), is kept as a row with its ``error`` and counted, never dropped.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moldiff.chem.report import NUMERIC, aggregate_over_pockets, molecule_table, summarize
+
+COLUMNS = ("pocket", "ref_ligand", "generated")
+#: Per-pocket columns aggregated by mean and median over pockets (those present).
+POCKET_METRICS = ("validity", "uniqueness", *NUMERIC, "vina_failed", "strain_failed", "pb_valid")
+
+
+@dataclass(frozen=True)
+class PocketJob:
+    """One row of the batch CSV with resolved paths."""
+
+    name: str
+    pocket: Path
+    ref_ligand: Path
+    generated: Path
+
+
+def read_pocket_csv(path: str | os.PathLike) -> list[PocketJob]:
+    """The rows of a batch CSV (see the module docstring); ``ValueError("<path>: ...")`` when the
+    file is missing, lacks a column or has no rows. Names default to the protein file's stem and
+    are made unique with ``#<row>``; files are not checked here (see :func:`evaluate_pocket`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    with path.open(newline="") as handle:
+        try:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not a readable CSV ({e})") from None
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (need {', '.join(COLUMNS)})")
+    if not rows:
+        raise ValueError(f"{path}: no pockets listed")
+    base = path.parent
+
+    def resolve(value: str | None) -> Path:
+        p = Path((value or "").strip()).expanduser()
+        return p if p.is_absolute() else base / p
+
+    names = [(r.get("name") or "").strip() or Path((r["pocket"] or "").strip()).stem or f"row{k + 1}"
+             for k, r in enumerate(rows)]
+    jobs = []
+    for k, (r, name) in enumerate(zip(rows, names)):
+        if names.count(name) > 1:
+            name = f"{name}#{k + 1}"
+        jobs.append(PocketJob(name, resolve(r["pocket"]), resolve(r["ref_ligand"]), resolve(r["generated"])))
+    return jobs
+
+
+def evaluate_pocket(job: PocketJob, vina: str = "off", posebusters: bool = False, strain: bool = False) -> dict:
+    """``{"name", "table"}`` with the molecule table of one pocket (reference ligand last), or
+    ``{"name", "error"}`` with a one-line reason; never raises (runs in worker processes)."""
+    from moldiff.chem.io import read_sdf
+
+    try:
+        for what, p in (("pocket", job.pocket), ("ref_ligand", job.ref_ligand), ("generated", job.generated)):
+            if not p.is_file():
+                raise FileNotFoundError(f"{what} file {p}: no such file")
+        mols = read_sdf(job.generated)
+        reference = read_sdf(job.ref_ligand, sanitize=True)[0]
+        table = molecule_table(mols, job.pocket, reference, vina, posebusters, strain)
+    except Exception as e:  # one bad pocket must not stop a long batch: it is reported instead
+        msg = " ".join(str(e).split()) or type(e).__name__
+        if not isinstance(e, (ValueError, OSError)):
+            msg = f"{type(e).__name__}: {msg}"
+        return {"name": job.name, "error": msg}
+    return {"name": job.name, "table": table}
+
+
+def pocket_row(name: str, table: pd.DataFrame) -> dict:
+    """One pocket's row: molecules, validity, uniqueness, the per-pocket means of the numeric
+    columns over valid molecules, how many valid molecules Vina could not score (``vina_failed``)
+    or whose strain failed (``strain_failed``), the PoseBusters-valid fraction, and the
+    reference ligand's values (``ref_*``)."""
+    s = summarize(table)
+    valid = table[~table["is_reference"] & table["valid"]]
+    row: dict = {"pocket": name, "n_molecules": s["n_molecules"], "n_valid": len(valid),
+                 "validity": s["validity"], "uniqueness": s["uniqueness"]}
+    row |= {k: s[f"{k}_mean"] for k in NUMERIC if s.get(f"{k}_mean") is not None}
+    for k, err in (("vina_failed", "vina_error"), ("strain_failed", "strain_error")):
+        if k in s:
+            row[k] = int(valid[err].notna().sum()) if err in valid else 0
+    if "pb_valid" in s:
+        row["pb_valid"] = s["pb_valid"]
+    row |= {f"ref_{k}": s[f"ref_{k}"] for k in (*NUMERIC, "pb_valid") if s.get(f"ref_{k}") is not None}
+    return {k: (math.nan if v is None else v) for k, v in row.items()}
+
+
+def evaluate_pockets(jobs: Sequence[PocketJob], vina: str = "off", posebusters: bool = False, strain: bool = False,
+                     workers: int = 1, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Evaluate every pocket (in a process pool when ``workers`` > 1, with a progress bar).
+
+    Returns the per-pocket table (one row per job, in order; failed pockets carry only ``error``),
+    all molecules with a ``pocket`` column (reference ligands included, ``is_reference``), and
+    ``{name: reason}`` of the failed pockets.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    task = partial(evaluate_pocket, vina=vina, posebusters=posebusters, strain=strain)
+    bar = partial(tqdm, total=len(jobs), desc="pockets", disable=not progress)
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            results = list(bar(pool.map(task, jobs)))
+    else:
+        results = [task(job) for job in bar(jobs)]
+    rows, tables, failed = [], [], {}
+    for job, res in zip(jobs, results):
+        if "error" in res:
+            failed[job.name] = res["error"]
+            rows.append({"pocket": job.name, "error": res["error"]})
+            continue
+        rows.append(pocket_row(job.name, res["table"]) | {"error": ""})
+        tables.append(res["table"].assign(pocket=job.name))
+    per_pocket = pd.DataFrame(rows)
+    per_pocket = per_pocket[[c for c in per_pocket if c != "error"] + ["error"]]
+    for c in ("n_molecules", "n_valid", "vina_failed", "strain_failed"):  # counts stay integers next to failed rows
+        if c in per_pocket:
+            per_pocket[c] = per_pocket[c].astype("Int64")
+    molecules = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["pocket"])
+    molecules = molecules[["pocket", *[c for c in molecules if c != "pocket"]]]
+    return per_pocket, molecules, failed
+
+
+def aggregate(per_pocket: pd.DataFrame, failed: dict[str, str]) -> dict:
+    """Summary of a batch: pockets evaluated and failed (with reasons), molecules, and the mean
+    over pockets of the per-pocket values plus the median over pockets, for the generated
+    molecules (:data:`POCKET_METRICS`) and the reference ligands (``ref_*``)."""
+    ok = per_pocket[per_pocket["error"] == ""] if "error" in per_pocket else per_pocket
+    out: dict = {"n_pockets": len(per_pocket), "n_pockets_evaluated": len(ok), "n_pockets_failed": len(failed),
+                 "failed": dict(failed),
+                 "n_molecules": int(ok["n_molecules"].sum()) if "n_molecules" in ok else 0,
+                 "n_valid": int(ok["n_valid"].sum()) if "n_valid" in ok else 0}
+    for k in ("vina_failed", "strain_failed"):
+        if k in ok:
+            out[f"{k}_total"] = int(ok[k].sum())
+    refs = [f"ref_{k}" for k in (*NUMERIC, "pb_valid")]
+    out |= aggregate_over_pockets(ok, (*POCKET_METRICS, *refs))
+    return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in out.items()}
+
+
+def markdown(summary: dict) -> str:
+    """Markdown table of :func:`aggregate`: generated molecules and reference ligands, mean and
+    median over pockets, then the failed pockets with their reasons."""
+    pct = {"validity", "uniqueness", "pb_valid"}
+    names = {"sa": "sa (raw, 1 easy - 10 hard)", "vina_score": "vina_score (kcal/mol)",
+             "vina_min": "vina_min (kcal/mol)", "vina_dock": "vina_dock (kcal/mol)",
+             "strain": "strain (kcal/mol, local MMFF94)", "vina_failed": "valid molecules Vina could not score",
+             "strain_failed": "valid molecules without strain (no MMFF parameters)"}
+
+    def fmt(k: str, v) -> str:
+        if v is None:
+            return "n/a"
+        return f"{100 * v:.1f} %" if k in pct else f"{v:.3f}"
+
+    lines = [f"{summary['n_pockets_evaluated']} of {summary['n_pockets']} pockets evaluated, "
+             f"{summary['n_molecules']} molecules ({summary['n_valid']} valid)", "",
+             "| metric (per-pocket values) | mean over pockets | median over pockets "
+             "| reference ligands: mean / median |",
+             "|---|---|---|---|"]
+    for k in POCKET_METRICS:
+        if f"{k}_mean" not in summary:
+            continue
+        ref = ""
+        if f"ref_{k}_mean" in summary:
+            ref = f"{fmt(k, summary[f'ref_{k}_mean'])} / {fmt(k, summary[f'ref_{k}_median'])}"
+        mean, median = fmt(k, summary[f"{k}_mean"]), fmt(k, summary[f"{k}_median"])
+        lines.append(f"| {names.get(k, k)} | {mean} | {median} | {ref} |")
+    if summary["failed"]:
+        lines += ["", f"Failed pockets ({summary['n_pockets_failed']}):", ""]
+        lines += [f"- {name}: {reason}" for name, reason in summary["failed"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""scripts/evaluate.py: geometry against a training SDF, strain, and the batch mode over pockets
+(per-pocket table, mean of per-pocket means and median over pockets, failed pockets counted)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rdkit import Chem
+from rdkit.Chem import AllChem
+
+ROOT = Path(__file__).resolve().parents[1]
+PROTEIN, LIGAND = ROOT / "data/examples/1ia1_protein.pdb", ROOT / "data/examples/1ia1_ligand.sdf"
+SMILES = ("CC(=O)Nc1ccc(O)cc1", "CCOC(=O)c1ccccc1N", "O=C(O)CCc1ccccc1", "CN1CCN(C)CC1", "Cc1ncc(CO)cn1")
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def one_line_error(res: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def write_sdf(path: Path, mols) -> Path:
+    with Chem.SDWriter(str(path)) as w:
+        for m in mols:
+            w.write(m)
+    return path
+
+
+def embedded(smiles: str, seed: int) -> Chem.Mol:
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    AllChem.EmbedMolecule(mol, randomSeed=seed)
+    return Chem.RemoveHs(mol)
+
+
+def test_train_sdf_writes_geometry_report_and_plot(tmp_path):
+    train = write_sdf(tmp_path / "train.sdf", [embedded(s, k) for k in range(4) for s in SMILES])
+    gen = write_sdf(tmp_path / "gen.sdf", [embedded(s, 10 + k) for k in range(2) for s in SMILES[:3]])
+    res = cli(gen, "--train_sdf", train, "--min_count", 5, "--out", tmp_path / "report")
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((tmp_path / "report" / "geometry.json").read_text())
+    assert report["n_generated"] == 6 and report["n_reference"] == 20 and report["n_generated_skipped"] == 0
+    bonds = report["bond_length"]
+    assert "C:C" in bonds["w1"] and 0.0 <= bonds["w1"]["C:C"] < 0.05  # ETKDG against ETKDG
+    assert bonds["count_generated"]["C:C"] == 6 * 6  # one benzene ring in each generated molecule
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["geometry"]["bond_length_w1"] == pytest.approx(bonds["weighted_w1"])
+    assert metrics["novelty"] == 0.0  # every generated SMILES is in the training SDF (no --train_smiles)
+    assert "Geometry vs the reference set" in (tmp_path / "report" / "metrics.md").read_text()
+    assert (tmp_path / "report" / "geometry.png").stat().st_size > 10_000
+
+
+def test_bad_train_sdf_is_one_line(tmp_path):
+    gen = write_sdf(tmp_path / "gen.sdf", [embedded("CCO", 0)])
+    one_line_error(cli(gen, "--train_sdf", tmp_path / "missing.sdf", "--out", tmp_path / "r"), "missing.sdf")
+    (tmp_path / "notes.sdf").write_text("this is not an SDF\n")
+    one_line_error(cli(gen, "--train_sdf", tmp_path / "notes.sdf", "--out", tmp_path / "r"), "notes.sdf")
+    assert not (tmp_path / "r" / "metrics.json").exists()
+
+
+def test_batch_aggregates_per_pocket_means_and_counts_failed_pockets(tmp_path):
+    from moldiff.chem.properties import qed
+
+    data = tmp_path / "data"
+    data.mkdir()
+    crystal = Chem.MolFromMolFile(str(LIGAND))
+    others = [embedded(s, 0) for s in SMILES[:2]]
+    write_sdf(data / "gen2.sdf", [crystal, *others])
+    csv = tmp_path / "pockets.csv"
+    csv.write_text("name,pocket,ref_ligand,generated\n"
+                   f"crystal,{PROTEIN},{LIGAND},{LIGAND}\n"
+                   f"three,{PROTEIN},{LIGAND},data/gen2.sdf\n"  # relative to the CSV's folder
+                   f"lost,{PROTEIN},{LIGAND},data/missing.sdf\n")
+    res = cli("--batch", csv, "--strain", "--workers", 2, "--out", tmp_path / "report")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "warning: pocket lost failed" in res.stderr and "missing.sdf" in res.stderr
+    out = tmp_path / "report"
+    per_pocket = pd.read_csv(out / "per_pocket.csv").set_index("pocket")
+    assert list(per_pocket.index) == ["crystal", "three", "lost"]
+    assert per_pocket.loc["crystal", "n_molecules"] == 1 and per_pocket.loc["three", "n_molecules"] == 3
+    assert "missing.sdf" in per_pocket.loc["lost", "error"] and np.isnan(per_pocket.loc["lost", "qed"])
+    q = [qed(crystal), *map(qed, others)]
+    assert per_pocket.loc["three", "qed"] == pytest.approx(np.mean(q))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_pockets"] == 3 and metrics["n_pockets_evaluated"] == 2 and metrics["n_pockets_failed"] == 1
+    assert "missing.sdf" in metrics["failed"]["lost"] and metrics["n_molecules"] == 4
+    mean_of_means = (q[0] + np.mean(q)) / 2
+    assert metrics["qed_mean"] == pytest.approx(mean_of_means) and metrics["qed_median"] == pytest.approx(mean_of_means)
+    assert abs(metrics["qed_mean"] - np.mean([q[0], *q])) > 1e-3  # not the pooled mean over molecules
+    assert metrics["ref_qed_mean"] == pytest.approx(q[0]) and metrics["strain_mean"] > 0
+    assert metrics["uniqueness_mean"] == pytest.approx(1.0)
+    molecules = pd.read_csv(out / "molecules.csv")
+    assert molecules["pocket"].tolist() == ["crystal"] * 2 + ["three"] * 4  # reference ligand last per pocket
+    assert molecules["is_reference"].sum() == 2 and molecules["strain"].notna().all()
+    md = (out / "metrics.md").read_text()
+    assert "mean over pockets" in md and "lost:" in md
+
+
+def test_batch_bad_input_is_one_line(tmp_path):
+    one_line_error(cli("--batch", tmp_path / "nope.csv"), "nope.csv")
+    (tmp_path / "cols.csv").write_text(f"protein,ligand\n{PROTEIN},{LIGAND}\n")
+    one_line_error(cli("--batch", tmp_path / "cols.csv"), "cols.csv", "ref_ligand", "generated")
+    (tmp_path / "gone.csv").write_text(f"pocket,ref_ligand,generated\n{PROTEIN},{LIGAND},missing.sdf\n")
+    res = cli("--batch", tmp_path / "gone.csv", "--out", tmp_path / "r")  # reports written, then an error
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "missing.sdf: no such file" in res.stderr and res.stderr.splitlines()[-1].startswith("error: ")
+    assert "none of the 1 pockets" in res.stderr.splitlines()[-1]
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["n_pockets_failed"] == 1
+    one_line_error(cli(LIGAND, "--batch", tmp_path / "gone.csv"), "not both")
+
+
+def test_batch_with_vina_and_posebusters(tmp_path):
+    """Two pockets in two worker processes with Vina and PoseBusters (~15 s on 2 CPU cores)."""
+    csv = tmp_path / "pockets.csv"
+    csv.write_text(f"pocket,ref_ligand,generated\n{PROTEIN},{LIGAND},{LIGAND}\n{PROTEIN},{LIGAND},{LIGAND}\n")
+    res = cli("--batch", csv, "--vina", "score", "--posebusters", "--workers", 2, "--out", tmp_path / "report")
+    assert res.returncode == 0, res.stderr[-2000:]
+    per_pocket = pd.read_csv(tmp_path / "report" / "per_pocket.csv")
+    assert (per_pocket["vina_score"] < -5).all() and (per_pocket["vina_failed"] == 0).all()
+    assert per_pocket["vina_score"].tolist() == pytest.approx(per_pocket["ref_vina_score"].tolist(), abs=1e-3)
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["pb_valid_mean"] == 1.0 and metrics["vina_failed_total"] == 0
