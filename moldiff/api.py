@@ -222,7 +222,8 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     atoms (fragment growing, linking, scaffold hopping); ``resamplings`` > 1 adds RePaint
     resampling over windows of ``jump_length`` steps (about ``resamplings`` times the cost).
     ``steric`` (pocket models): keep generated heavy atoms at least this many Angstrom from the
-    pocket atoms during sampling (:class:`~moldiff.samplers.steric.StericGuidance`); None: off.
+    pocket atoms during sampling (:class:`~moldiff.samplers.steric.StericGuidance`); None: the
+    model's default (``cfg.sample.steric``; 2.5 for the shipped pocket model), 0: off.
     Each molecule carries its validity flag, model, seed, step count, and QED/SA when valid.
     Runs are reproducible for a given ``seed`` and device.
     """
@@ -241,9 +242,12 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
         props["fixed_atoms"] = num_fixed
     if fixed is not None or resamplings > 1:
         props.update(resamplings=resamplings, jump_length=jump_length)
+    if steric is None:
+        steric = model.cfg.sample.steric if pocket is not None else None
+    elif steric and pocket is None:
+        raise ValueError("steric guidance keeps atoms away from a pocket: give a pocket")
+    steric = steric or None  # 0: off
     if steric is not None:
-        if pocket is None:
-            raise ValueError("steric guidance keeps atoms away from a pocket: give a pocket")
         props["steric_distance"] = steric
     options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress}
     mols = []

@@ -83,6 +83,7 @@ class SampleCfg:
     n_steps: int = 500
     sampler: str = "ancestral"
     batch_size: int = 256
+    steric: float | None = None  # pocket models: default steric-guidance distance in Å (None: off)
 
 
 @dataclass

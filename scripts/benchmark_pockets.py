@@ -53,7 +53,8 @@ def main() -> None:
                          "(default: model for denovo, ref for inpainting)")
     ap.add_argument("--resamplings", type=int, default=1)
     ap.add_argument("--steric", type=float, default=None, metavar="DIST",
-                    help="steric guidance: keep generated atoms DIST Å from pocket atoms while sampling (default off)")
+                    help="steric guidance: keep generated atoms DIST Å from pocket atoms while sampling "
+                         "(default: the model's own default; 0: off)")
     ap.add_argument("--jump_length", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None)
@@ -69,6 +70,9 @@ def main() -> None:
     ap.add_argument("--vina_max", type=int, default=None,
                     help="Vina/PoseBusters: only the first N valid molecules of each pocket (sample order; default all)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for Vina")
+    ap.add_argument("--train_cache", default=None,
+                    help="complex cache whose training-split ligands are the reference for bond-length, angle and "
+                         "torsion distributions (Wasserstein-1 per type; e.g. data/cache/fep.npz)")
     ap.add_argument("--eval_only", action="store_true")
     args = ap.parse_args()
     from moldiff.datasets.complexes import load_complexes
@@ -128,6 +132,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
     model = load_model(args.model, device)
     n_steps = args.n_steps or model.cfg.sample.n_steps
+    steric = (model.cfg.sample.steric if args.steric is None else args.steric) or None
     rep = model.cfg.data.pocket_representation
     fragments = _fragments(arrays, idx, args.task, model.vocab) if args.task != "denovo" else {}
     warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation is not timed
@@ -150,7 +155,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         synchronize(model.device)
         start = time.perf_counter()
         got = model.sample_in_pocket(pocket, sizes, n_steps, gen, fixed=fixed, resamplings=args.resamplings,
-                                     jump_length=args.jump_length, steric=args.steric)
+                                     jump_length=args.jump_length, steric=steric)
         synchronize(model.device)
         seconds.append(time.perf_counter() - start)
         mols += got
@@ -163,7 +168,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
             {str(i): {k: v for k, v in f.items() if k != "fixed"} | _fixed_json(f.get("fixed"))
              for i, f in fragments.items()}, indent=1))
     timing = {"model": str(args.model), "task": args.task, "size": args.size, "n_steps": n_steps,
-              "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": args.steric,
+              "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": steric,
               "n_samples_per_pocket": args.n_samples, "n_pockets": len(seconds), "skipped": skipped,
               "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
@@ -284,6 +289,7 @@ def _evaluate(arrays, out: Path, args) -> None:
     from moldiff.chem.properties import lipinski_rules, logp, qed, sa_score
     from moldiff.chem.report import aggregate_over_pockets
     from moldiff.convert import unpack_arrays
+    from moldiff.datasets.complexes import load_complexes
 
     path = out / "samples.npz"
     if not path.exists():
@@ -341,6 +347,15 @@ def _evaluate(arrays, out: Path, args) -> None:
         mean_only=("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski", "ref_vina_score", "ref_vina_min",
                    "ref_vina_dock", "ref_pb_valid"))
     summary["rings"] = {"generated_valid": ring_size_fractions(all_valid), "reference": ring_size_fractions(refs)}
+    if args.train_cache:
+        from moldiff.chem.geometry_stats import geometry_report
+
+        train = load_complexes(args.train_cache)
+        train_ligands = [m for m in (_reference(train, i) for i in train.split_indices("train")) if m is not None]
+        reference_set = f"{args.train_cache} (training split, {len(train_ligands)} ligands)"
+        summary["geometry"] = geometry_report(all_valid, train_ligands) | {"reference_set": reference_set}
+        # the benchmark's own reference ligands against the same set: the floor to compare with
+        summary["geometry_reference"] = geometry_report(refs, train_ligands) | {"reference_set": reference_set}
     timing = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() else {}
     summary["timing"] = {k: v for k, v in timing.items() if k != "seconds_per_pocket"}
     md = _markdown(summary)
@@ -393,6 +408,13 @@ def _markdown(s: dict) -> str:
         for who, f in rings.items():
             cells = " / ".join(f"{k[5:]}: {100 * v:.1f} %" for k, v in f.items())
             lines.append(f"| molecules with a ring of size ({who.replace('_', ' ')}) | {cells} | |")
+    geometry, floor = s.get("geometry"), s.get("geometry_reference")
+    if geometry:
+        for kind, unit in (("bond_length", "Å"), ("bond_angle", "°"), ("torsion", "°")):
+            w, w_ref = geometry[kind]["weighted_w1"], floor[kind]["weighted_w1"]
+            lines.append(f"| {kind.replace('_', ' ')} W1 vs {geometry['reference_set']}, frequency-weighted over types "
+                         f"(reference ligands: {'n/a' if w_ref is None else f'{w_ref:.3f}'}) | "
+                         f"{'n/a' if w is None else f'{w:.3f} {unit}'} | |")
     t = s.get("timing") or {}
     if t:
         lines.append(f"| seconds per pocket ({t['n_samples_per_pocket']} molecules, {t['n_steps']} steps, "

@@ -3,7 +3,7 @@
 Unconditional (QM9):  python scripts/sample.py --model qm9 --n_samples 1000 --n_steps 500 --outfile out.sdf
 In a protein pocket:  python scripts/sample.py --pocket target.pdb --ref_ligand ligand.sdf --n_samples 100 --outfile out.sdf
 (the pocket is one of: --ref_ligand, --resi_list A:45 A:46, or --center x y z --radius r;
- --steric [DIST] keeps generated atoms DIST Å, default 2.5, from the pocket atoms while sampling)
+ steric guidance keeps generated atoms 2.5 Å from the pocket atoms while sampling: --steric DIST, 0 = off)
 
 Inpainting (fixed atoms stay exactly in place and come first in every molecule, in file order):
   grow a fragment:    --fix_atoms fragment.sdf --num_atoms 25
@@ -39,9 +39,9 @@ def main() -> None:
     pocket.add_argument("--radius", type=float, default=None, help="with --center: residues with an atom this close (Å)")
     pocket.add_argument("--pocket_cutoff", type=float, default=8.0, help="with --ref_ligand (Å, default 8)")
     pocket.add_argument("--keep_hetero", action="store_true", help="keep ions and cofactors as pocket atoms")
-    pocket.add_argument("--steric", nargs="?", type=float, const=2.5, default=None, metavar="DIST",
-                        help="steric guidance: keep generated atoms at least DIST Å (default 2.5) from pocket atoms "
-                             "while sampling (off unless given)")
+    pocket.add_argument("--steric", type=float, default=None, metavar="DIST",
+                        help="steric guidance: keep generated atoms at least DIST Å from pocket atoms while sampling "
+                             "(default: the model's, 2.5 for the shipped pocket model; 0 turns it off)")
     pocket.add_argument("--relax", action="store_true",
                         help="relax each valid ligand with MMFF94, pocket atoms fixed (writes relax_rmsd)")
     fix = ap.add_argument_group("inpainting (fixed atoms)")

@@ -105,3 +105,19 @@ def test_guidance_needs_a_pocket():
     model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
     with pytest.raises(ValueError, match="pocket"):
         model.sample_arrays(torch.tensor([5]), 2, torch.Generator().manual_seed(0), steric=R0)
+
+
+def test_api_uses_the_model_default_and_zero_turns_it_off():
+    from moldiff.api import sample
+    from moldiff.vocab import QM9_VOCAB
+
+    model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
+    model.cfg.sample.steric = R0
+    pocket = Pocket.from_arrays(np.random.default_rng(0).normal(size=(30, 3)) * 4, np.zeros(30, int), np.zeros(30, int),
+                                np.zeros(30, bool), np.zeros(30, bool), "full", "test pocket")
+    default = sample(model, 2, n_steps=3, num_atoms=6, pocket=pocket, progress=False)
+    off = sample(model, 2, n_steps=3, num_atoms=6, pocket=pocket, progress=False, steric=0)
+    assert all(float(m.GetProp("steric_distance")) == R0 for m in default)
+    assert not any(m.HasProp("steric_distance") for m in off)
+    with pytest.raises(ValueError, match="pocket"):
+        sample(untrained_model("tiny.yaml", QM9_VOCAB), 1, n_steps=2, num_atoms=5, progress=False, steric=R0)
