@@ -127,9 +127,12 @@ def _sample(args, arrays, idx, out: Path) -> None:
     from moldiff.atomic import save_npz
     from moldiff.benchmark import device_name, synchronize
     from moldiff.convert import pack_arrays
+    from moldiff.malloc import keep_freed_memory
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
+    if device == "cpu":
+        keep_freed_memory()
     model = load_model(args.model, device)
     n_steps = args.n_steps or model.cfg.sample.n_steps
     steric = (model.cfg.sample.steric if args.steric is None else args.steric) or None

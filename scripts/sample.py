@@ -60,9 +60,12 @@ def main() -> None:
 
     from moldiff.api import load_fixed_atoms, load_model, load_pocket, relax, sample
     from moldiff.chem.io import write_sdf
+    from moldiff.malloc import keep_freed_memory
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")  # TF32 matrix products on GPUs (faster)
+    if device == "cpu":
+        keep_freed_memory()  # ~1.8x faster CPU sampling (moldiff.malloc)
     model = load_model(args.model or ("pocket" if args.pocket else "qm9"), device)
     pocket = None
     if args.pocket:

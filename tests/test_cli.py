@@ -1,28 +1,11 @@
 """Command-line smoke tests: prepare -> train -> sample -> evaluate, and one-line errors on bad input."""
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from rdkit import Chem
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(script: str, *args, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
-
-
-def assert_one_line_error(res: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr, res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
+from clitools import cli, one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +55,7 @@ def test_grow_around_fixed_atoms_unconditional(trained, tmp_path):
     assert all(m.GetProp("fixed_atoms") == "6" and m.GetProp("resamplings") == "2" for m in mols)
     res = cli("sample.py", "--model", trained / "model.pt", "--n_samples", 1, "--num_atoms", 6,
               "--fix_atoms", tmp_path / "frag.sdf", "--outfile", sdf, "--device", "cpu")
-    assert_one_line_error(res, "must exceed the 6 fixed atoms")
+    one_line_error(res, "must exceed the 6 fixed atoms")
 
 
 def test_evaluate_draws_valid_molecules(tmp_path):
@@ -107,41 +90,41 @@ def test_seeded_sampling_is_reproducible_and_lightning_checkpoint_loads(trained,
 
 
 def test_missing_checkpoint(tmp_path):
-    assert_one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", tmp_path / "x.sdf"), "nope.pt")
+    one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", tmp_path / "x.sdf"), "nope.pt")
     assert not (tmp_path / "x.sdf").exists()
 
 
 def test_corrupt_checkpoint(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert_one_line_error(cli("sample.py", "--model", bad, "--outfile", tmp_path / "x.sdf"), "bad.pt")
+    one_line_error(cli("sample.py", "--model", bad, "--outfile", tmp_path / "x.sdf"), "bad.pt")
 
 
 def test_unknown_config_key(tmp_path):
     res = cli("train.py", "--config", "configs/tiny.yaml", "train.learning_rate=1", f"train.out_dir={tmp_path}")
-    assert_one_line_error(res, "learning_rate")
+    one_line_error(res, "learning_rate")
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model:\n  nmae: egnn\n")
-    assert_one_line_error(cli("train.py", "--config", cfg), "nmae", "c.yaml")
-    assert_one_line_error(cli("train.py", "--config", tmp_path / "missing.yaml"), "missing.yaml")
+    one_line_error(cli("train.py", "--config", cfg), "nmae", "c.yaml")
+    one_line_error(cli("train.py", "--config", tmp_path / "missing.yaml"), "missing.yaml")
 
 
 def test_missing_dataset_cache(tmp_path):
     res = cli("train.py", "--config", "configs/tiny.yaml", f"data.path={tmp_path}/none.npz", f"train.out_dir={tmp_path}")
-    assert_one_line_error(res, "none.npz", "prepare_qm9.py")
+    one_line_error(res, "none.npz", "prepare_qm9.py")
 
 
 def test_corrupt_and_missing_sdf(tmp_path):
     bad = tmp_path / "bad.sdf"
     bad.write_text("this is\nnot a molfile\n$$$$\n")
-    assert_one_line_error(cli("evaluate.py", bad), "bad.sdf")
-    assert_one_line_error(cli("evaluate.py", tmp_path / "none.sdf"), "none.sdf")
+    one_line_error(cli("evaluate.py", bad), "bad.sdf")
+    one_line_error(cli("evaluate.py", tmp_path / "none.sdf"), "none.sdf")
 
 
 def test_existing_output_survives_failed_run(tmp_path):
     out = tmp_path / "keep.sdf"
     out.write_text("precious")
-    assert_one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", out))
+    one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", out))
     assert out.read_text() == "precious"
 
 
@@ -171,4 +154,4 @@ def test_benchmark_qm9_samples_times_and_evaluates(trained, small_qm9, tmp_path)
     assert len(unpack_arrays(np.load(out / "samples_3.npz"))) == 6
     assert (out / "quality_vs_steps.png").stat().st_size > 0 and "| moldiff, 3 steps | 6 |" in res.stdout
     res = cli("benchmark_qm9.py", "--eval_only", "--steps", 7, "--data", small_qm9, "--out", out)
-    assert_one_line_error(res, "samples_7.npz")
+    one_line_error(res, "samples_7.npz")

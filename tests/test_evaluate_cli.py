@@ -1,8 +1,6 @@
 """scripts/evaluate.py: geometry against a training SDF, strain, and the batch mode over pockets
 (per-pocket table, mean of per-pocket means and median over pockets, failed pockets counted)."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +9,10 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
-ROOT = Path(__file__).resolve().parents[1]
+from clitools import ROOT, cli, one_line_error
+
 PROTEIN, LIGAND = ROOT / "data/examples/1ia1_protein.pdb", ROOT / "data/examples/1ia1_ligand.sdf"
 SMILES = ("CC(=O)Nc1ccc(O)cc1", "CCOC(=O)c1ccccc1N", "O=C(O)CCc1ccccc1", "CN1CCN(C)CC1", "Cc1ncc(CO)cn1")
-
-
-def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, check=False)
-
-
-def one_line_error(res: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 def write_sdf(path: Path, mols) -> Path:
@@ -45,7 +31,7 @@ def embedded(smiles: str, seed: int) -> Chem.Mol:
 def test_train_sdf_writes_geometry_report_and_plot(tmp_path):
     train = write_sdf(tmp_path / "train.sdf", [embedded(s, k) for k in range(4) for s in SMILES])
     gen = write_sdf(tmp_path / "gen.sdf", [embedded(s, 10 + k) for k in range(2) for s in SMILES[:3]])
-    res = cli(gen, "--train_sdf", train, "--min_count", 5, "--out", tmp_path / "report")
+    res = cli("evaluate.py", gen, "--train_sdf", train, "--min_count", 5, "--out", tmp_path / "report")
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads((tmp_path / "report" / "geometry.json").read_text())
     assert report["n_generated"] == 6 and report["n_reference"] == 20 and report["n_generated_skipped"] == 0
@@ -61,9 +47,9 @@ def test_train_sdf_writes_geometry_report_and_plot(tmp_path):
 
 def test_bad_train_sdf_is_one_line(tmp_path):
     gen = write_sdf(tmp_path / "gen.sdf", [embedded("CCO", 0)])
-    one_line_error(cli(gen, "--train_sdf", tmp_path / "missing.sdf", "--out", tmp_path / "r"), "missing.sdf")
+    one_line_error(cli("evaluate.py", gen, "--train_sdf", tmp_path / "missing.sdf", "--out", tmp_path / "r"), "missing.sdf")
     (tmp_path / "notes.sdf").write_text("this is not an SDF\n")
-    one_line_error(cli(gen, "--train_sdf", tmp_path / "notes.sdf", "--out", tmp_path / "r"), "notes.sdf")
+    one_line_error(cli("evaluate.py", gen, "--train_sdf", tmp_path / "notes.sdf", "--out", tmp_path / "r"), "notes.sdf")
     assert not (tmp_path / "r" / "metrics.json").exists()
 
 
@@ -80,7 +66,7 @@ def test_batch_aggregates_per_pocket_means_and_counts_failed_pockets(tmp_path):
                    f"crystal,{PROTEIN},{LIGAND},{LIGAND}\n"
                    f"three,{PROTEIN},{LIGAND},data/gen2.sdf\n"  # relative to the CSV's folder
                    f"lost,{PROTEIN},{LIGAND},data/missing.sdf\n")
-    res = cli("--batch", csv, "--strain", "--workers", 2, "--out", tmp_path / "report")
+    res = cli("evaluate.py", "--batch", csv, "--strain", "--workers", 2, "--out", tmp_path / "report")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "warning: pocket lost failed" in res.stderr and "missing.sdf" in res.stderr
     out = tmp_path / "report"
@@ -106,23 +92,23 @@ def test_batch_aggregates_per_pocket_means_and_counts_failed_pockets(tmp_path):
 
 
 def test_batch_bad_input_is_one_line(tmp_path):
-    one_line_error(cli("--batch", tmp_path / "nope.csv"), "nope.csv")
+    one_line_error(cli("evaluate.py", "--batch", tmp_path / "nope.csv"), "nope.csv")
     (tmp_path / "cols.csv").write_text(f"protein,ligand\n{PROTEIN},{LIGAND}\n")
-    one_line_error(cli("--batch", tmp_path / "cols.csv"), "cols.csv", "ref_ligand", "generated")
+    one_line_error(cli("evaluate.py", "--batch", tmp_path / "cols.csv"), "cols.csv", "ref_ligand", "generated")
     (tmp_path / "gone.csv").write_text(f"pocket,ref_ligand,generated\n{PROTEIN},{LIGAND},missing.sdf\n")
-    res = cli("--batch", tmp_path / "gone.csv", "--out", tmp_path / "r")  # reports written, then an error
+    res = cli("evaluate.py", "--batch", tmp_path / "gone.csv", "--out", tmp_path / "r")  # reports written, then an error
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert "missing.sdf: no such file" in res.stderr and res.stderr.splitlines()[-1].startswith("error: ")
     assert "none of the 1 pockets" in res.stderr.splitlines()[-1]
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["n_pockets_failed"] == 1
-    one_line_error(cli(LIGAND, "--batch", tmp_path / "gone.csv"), "not both")
+    one_line_error(cli("evaluate.py", LIGAND, "--batch", tmp_path / "gone.csv"), "not both")
 
 
 def test_batch_with_vina_and_posebusters(tmp_path):
     """Two pockets in two worker processes with Vina and PoseBusters (~15 s on 2 CPU cores)."""
     csv = tmp_path / "pockets.csv"
     csv.write_text(f"pocket,ref_ligand,generated\n{PROTEIN},{LIGAND},{LIGAND}\n{PROTEIN},{LIGAND},{LIGAND}\n")
-    res = cli("--batch", csv, "--vina", "score", "--posebusters", "--workers", 2, "--out", tmp_path / "report")
+    res = cli("evaluate.py", "--batch", csv, "--vina", "score", "--posebusters", "--workers", 2, "--out", tmp_path / "report")
     assert res.returncode == 0, res.stderr[-2000:]
     per_pocket = pd.read_csv(tmp_path / "report" / "per_pocket.csv")
     assert (per_pocket["vina_score"] < -5).all() and (per_pocket["vina_failed"] == 0).all()

@@ -1,29 +1,15 @@
 """Pocket models end to end on the demo complex: prepare a cache, train a tiny model, sample
 ligands in the pocket with the CLI; and one-line errors for bad pocket input."""
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from rdkit import Chem
 
-ROOT = Path(__file__).resolve().parents[1]
+from clitools import ROOT, cli, one_line_error
+
 PROTEIN, LIGAND = ROOT / "data/examples/1ia1_protein.pdb", ROOT / "data/examples/1ia1_ligand.sdf"
-
-
-def cli(script: str, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, check=False)
-
-
-def one_line_error(res: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
