@@ -15,10 +15,12 @@ skipped.
 
 Distributions are compared per type with the 1-Wasserstein distance (``scipy.stats``); the
 summary per kind is the mean of the per-type distances weighted by how often each type occurs in
-the reference.
+the reference. The heavy-atom element and bond-type distributions are compared by their total
+variation distance.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -169,12 +171,27 @@ class GeometryValues:
     torsion: dict[str, np.ndarray] = field(default_factory=dict)
     n_molecules: int = 0  #: molecules measured
     n_skipped: int = 0  #: molecules that did not sanitize or had no conformer
+    elements: dict[str, int] = field(default_factory=dict)  #: heavy-atom counts by element
+    bond_types: dict[str, int] = field(default_factory=dict)  #: heavy-atom bond counts by symbol (- = # :)
 
 
 def geometry_values(mols: Iterable[Chem.Mol]) -> GeometryValues:
     """All three kinds of values of ``mols`` with one sanitization pass, and the skip count."""
     kept, skipped = _sanitized(mols)
-    return GeometryValues(*(_collect(kept, kind) for kind in KINDS), n_molecules=len(kept), n_skipped=skipped)
+    elements = Counter(a.GetSymbol() for m in kept for a in m.GetAtoms() if a.GetAtomicNum() > 1)
+    bonds = Counter(_bond_symbol(m.GetBondBetweenAtoms(i, j)) for m in kept for i, j in _bond_paths(m))
+    return GeometryValues(*(_collect(kept, kind) for kind in KINDS), n_molecules=len(kept), n_skipped=skipped,
+                          elements=dict(sorted(elements.items())), bond_types=dict(sorted(bonds.items())))
+
+
+def _fractions(counts: dict[str, int]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()} if total else {}
+
+
+def total_variation(p: dict[str, float], q: dict[str, float]) -> float:
+    """Total variation distance between two discrete distributions given as {class: probability}."""
+    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in set(p) | set(q))
 
 
 # --------------------------------------------------------------------------- comparison
@@ -218,6 +235,9 @@ def geometry_report(generated_mols: Iterable[Chem.Mol] | GeometryValues,
                  "n_reference": ref.n_molecules, "n_reference_skipped": ref.n_skipped}
     for kind in KINDS:
         out[kind] = _compare(getattr(gen, kind), getattr(ref, kind), min_count)
+    for name in ("elements", "bond_types"):  # composition: heavy-atom element and bond-type distributions
+        p, q = _fractions(getattr(gen, name)), _fractions(getattr(ref, name))
+        out[name] = {"generated": p, "reference": q, "total_variation": total_variation(p, q) if p and q else None}
     return out
 
 
@@ -236,6 +256,12 @@ def geometry_markdown(report: dict, top: int = 6) -> str:
         frequent = [k for k in r["count_reference"] if k in r["w1"]][:top]
         cells = ", ".join(f"{k}: {r['w1'][k]:.3f}" for k in frequent)
         lines.append(f"| {kind.replace('_', ' ')} | {w} | {r['n_types_compared']} | {cov} | {cells} |")
+    for name, title in (("elements", "heavy-atom elements"), ("bond_types", "bond types")):
+        r = report.get(name)
+        if r and r["total_variation"] is not None:
+            cells = ", ".join(f"{k}: {100 * r['generated'].get(k, 0):.1f} / {100 * r['reference'].get(k, 0):.1f} %"
+                              for k in sorted(set(r["generated"]) | set(r["reference"])))
+            lines.append(f"| {title} (total variation) | {r['total_variation']:.3f} | | | generated / reference: {cells} |")
     return "\n".join(lines)
 
 

@@ -154,3 +154,22 @@ def test_molecule_table_strain_column_and_summary():
     s = summarize(table)
     assert s["strain_mean"] == pytest.approx(table.loc[0, "strain"]) and s["strain_failed"] == 0.5
     assert "strain" not in molecule_table([good])  # off by default
+
+
+def test_element_and_bond_type_distributions_and_total_variation():
+    from moldiff.chem.geometry_stats import geometry_report, total_variation
+
+    def embedded(smiles):
+        mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+        AllChem.EmbedMolecule(mol, randomSeed=0)
+        return mol
+
+    phenol, ethanol = embedded("Oc1ccccc1"), embedded("CCO")
+    report = geometry_report([phenol], [ethanol], min_count=1)
+    assert report["elements"]["generated"] == pytest.approx({"C": 6 / 7, "O": 1 / 7})
+    assert report["bond_types"]["generated"] == pytest.approx({":": 6 / 7, "-": 1 / 7})
+    assert report["bond_types"]["reference"] == {"-": 1.0}
+    assert report["elements"]["total_variation"] == pytest.approx(abs(6 / 7 - 2 / 3))
+    assert report["bond_types"]["total_variation"] == pytest.approx(6 / 7)
+    assert geometry_report([phenol], [phenol], min_count=1)["bond_types"]["total_variation"] == 0
+    assert total_variation({"a": 1.0}, {"b": 1.0}) == 1.0
