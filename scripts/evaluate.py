@@ -9,8 +9,8 @@ Writes ``metrics.json`` (stability/validity metrics and a property summary), ``m
 ``molecules.csv`` (one row per molecule: validity and its reason, SMILES, QED, SA, logP, Lipinski
 rules, ring sizes; Vina score-only/minimized/docked and the PoseBusters verdict with a pocket;
 the local MMFF94 strain energy with ``--strain``; the reference ligand as the last row),
-``properties.png`` (histograms against the reference) and ``molecules.png`` (the first 24 valid
-molecules in 2D).
+``properties.png`` (histograms against the reference) and ``molecules.png`` (the top 24 valid
+molecules in 2D: best Vina minimized score when Vina ran, else highest QED).
 
 ``--train_sdf`` (training or reference molecules with 3D coordinates) adds ``geometry.json``
 (per-type Wasserstein-1 distances of heavy-atom bond lengths, bond angles and torsions against
@@ -95,10 +95,7 @@ def main() -> int:
     write_text(out / "metrics.md", text + "\n")
     write_text(out / "molecules.csv", table.to_csv(index=False))
     _plot(table, out / "properties.png")
-    from moldiff.chem.draw import grid_png
-
-    valid = [m for m, ok in zip(mols, table["valid"]) if ok]
-    grid_png(valid, out / "molecules.png", legends=list(table.loc[table["valid"] & ~table["is_reference"], "smiles"])[:24])
+    _top_grid(mols, table, out / "molecules.png")
     print(text)
     print(f"wrote {', '.join(written)} to {out}")
     return 0
@@ -188,6 +185,17 @@ def _novelty_reference(train_smiles: str | None, train_mols):
 
         return {s for s in map(canonical_smiles, train_mols) if s}
     return _train_smiles(train_smiles)
+
+
+def _top_grid(mols, table, path: Path, n: int = 24) -> None:
+    """The ``n`` best valid molecules in 2D: lowest Vina minimized score if scored, else highest QED."""
+    from moldiff.chem.draw import grid_png
+
+    gen = table.iloc[: len(mols)]
+    key = "vina_min" if "vina_min" in gen and gen["vina_min"].notna().any() else "qed"
+    ranked = gen[gen["valid"] & gen[key].notna()].sort_values(key, ascending=key == "vina_min").head(n)
+    grid_png([mols[i] for i in ranked.index], path, n,
+             legends=[f"{s}\n{key} {v:.2f}" for s, v in zip(ranked["smiles"], ranked[key])])
 
 
 def _summary_table(s: dict) -> str:
