@@ -115,3 +115,15 @@ def test_batch_with_vina_and_posebusters(tmp_path):
     assert per_pocket["vina_score"].tolist() == pytest.approx(per_pocket["ref_vina_score"].tolist(), abs=1e-3)
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["pb_valid_mean"] == 1.0 and metrics["vina_failed_total"] == 0
+
+
+def test_benchmark_metrics_times_every_chemistry_metric(tmp_path):
+    gen = write_sdf(tmp_path / "gen.sdf", [embedded(s, 3) for s in SMILES])
+    train = write_sdf(tmp_path / "train.sdf", [embedded(s, 7) for s in SMILES])
+    res = cli("benchmark_metrics.py", "--sdf", gen, "--train_sdf", train, "--out", tmp_path / "t.json")
+    assert res.returncode == 0, res.stderr[-2000:]
+    result = json.loads((tmp_path / "t.json").read_text())
+    names = [r["metric"] for r in result["timings"]]
+    assert result["n_valid"] == len(SMILES) and "QED" in names and "strain (local MMFF94)" in names
+    assert "geometry Wasserstein distances" in names and all(r["seconds"] >= 0 for r in result["timings"])
+    one_line_error(cli("benchmark_metrics.py", "--sdf", gen, "--pocket", PROTEIN), "--ref_ligand")
