@@ -193,6 +193,8 @@ def _top_grid(mols, table, path: Path, n: int = 24) -> None:
 
     gen = table.iloc[: len(mols)]
     key = "vina_min" if "vina_min" in gen and gen["vina_min"].notna().any() else "qed"
+    if key not in gen:  # no valid molecule: nothing to draw
+        return
     ranked = gen[gen["valid"] & gen[key].notna()].sort_values(key, ascending=key == "vina_min").head(n)
     grid_png([mols[i] for i in ranked.index], path, n,
              legends=[f"{s}\n{key} {v:.2f}" for s, v in zip(ranked["smiles"], ranked[key])])
