@@ -242,11 +242,11 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
         props["fixed_atoms"] = num_fixed
     if fixed is not None or resamplings > 1:
         props.update(resamplings=resamplings, jump_length=jump_length)
-    if steric is None:
-        steric = model.cfg.sample.steric if pocket is not None else None
-    elif steric and pocket is None:
+    if steric is not None and steric < 0:
+        raise ValueError(f"steric distance must be >= 0 Angstrom (0: off), got {steric}")
+    if steric and pocket is None:
         raise ValueError("steric guidance keeps atoms away from a pocket: give a pocket")
-    steric = steric or None  # 0: off
+    steric = model.steric_distance(steric) if pocket is not None else None
     if steric is not None:
         props["steric_distance"] = steric
     options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress}

@@ -51,6 +51,11 @@ class MolDiffModel(nn.Module):
             raise ValueError(f"{self.source} is a pocket model: give a pocket (--pocket)" if self.conditional
                              else f"{self.source} is not pocket-conditioned; use a pocket model")
 
+    def steric_distance(self, requested: float | None) -> float | None:
+        """The steric-guidance distance to sample with: ``requested``, or the model's default
+        (``cfg.sample.steric``) when None; 0 means off (None)."""
+        return (self.cfg.sample.steric if requested is None else requested) or None
+
     @property
     def device(self) -> torch.device:
         return next(self.denoiser.parameters()).device

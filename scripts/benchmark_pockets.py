@@ -135,7 +135,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         keep_freed_memory()
     model = load_model(args.model, device)
     n_steps = args.n_steps or model.cfg.sample.n_steps
-    steric = (model.cfg.sample.steric if args.steric is None else args.steric) or None
+    steric = model.steric_distance(args.steric)
     rep = model.cfg.data.pocket_representation
     fragments = _fragments(arrays, idx, args.task, model.vocab) if args.task != "denovo" else {}
     warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation is not timed

@@ -121,3 +121,5 @@ def test_api_uses_the_model_default_and_zero_turns_it_off():
     assert not any(m.HasProp("steric_distance") for m in off)
     with pytest.raises(ValueError, match="pocket"):
         sample(untrained_model("tiny.yaml", QM9_VOCAB), 1, n_steps=2, num_atoms=5, progress=False, steric=R0)
+    with pytest.raises(ValueError, match="steric distance must be >= 0"):
+        sample(model, 1, n_steps=2, num_atoms=6, pocket=pocket, progress=False, steric=-1.0)
