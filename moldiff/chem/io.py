@@ -1,8 +1,12 @@
 """SDF reading/writing that keeps invalid molecules (no torch).
 
 Written records carry ``moldiff_valid`` (1 if the molecule sanitizes and is connected) and
-``moldiff_error`` (the reason otherwise) besides any caller-supplied properties. Aromatic
-bonds are written as aromatic (bond type 4), never kekulized, so nothing is "repaired".
+``moldiff_error`` (the reason otherwise) besides any caller-supplied properties.
+
+Molecules that sanitize are written in Kekulé form: the MDL aromatic bond type (4) is a query
+type, and it loses the hydrogen of pyrrole-type nitrogens ([nH]), so other programs (and RDKit
+itself) could not read such molecules back. Molecules that do not sanitize are written exactly
+as built (no bond is changed), so nothing invalid is silently "repaired".
 """
 from __future__ import annotations
 
@@ -25,8 +29,13 @@ def _one_line(value: object) -> str:
 def _record(mol: Chem.Mol, props: dict) -> str:
     """One SDF record: mol block without sanitization or kekulization, then data items (the
     molecule's own properties, then ``props``; validity is recomputed here)."""
-    work = Chem.Mol(mol)
-    work.UpdatePropertyCache(strict=False)  # writers need valences even on invalid molecules
+    clean, _ = sanitize_or_none(mol)
+    if clean is not None:
+        work = Chem.RWMol(clean)
+        Chem.Kekulize(work, clearAromaticFlags=True)
+    else:
+        work = Chem.Mol(mol)
+        work.UpdatePropertyCache(strict=False)  # writers need valences even on invalid molecules
     error = validity_error(mol)
     own = {k: mol.GetProp(k) for k in mol.GetPropNames() if k not in ("moldiff_valid", "moldiff_error")}
     items = {"moldiff_valid": int(not error), "moldiff_error": error, **own, **props}
