@@ -13,10 +13,10 @@ from moldiff.convert import MolArrays, split_state
 from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
 from moldiff.nn.base import Context
 from moldiff.processes.joint import Topology
-from moldiff.samplers import SAMPLERS
+from moldiff.samplers import SamplerSpec
 from moldiff.samplers.inpaint import FixedAtoms, Inpainting
 from moldiff.samplers.steric import StericGuidance
-from moldiff.samplers.loop import jump_times, reverse_loop, uniform_times
+from moldiff.samplers.loop import jump_times, reverse_loop
 from moldiff.vocab import Vocab
 
 FORMAT = "moldiff-weights-1"
@@ -84,8 +84,7 @@ class MolDiffModel(nn.Module):
         ``steric``: keep generated atoms this many Angstrom from the pocket atoms
         (:class:`~moldiff.samplers.steric.StericGuidance`; needs ``context``); None: off.
         """
-        if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
+        spec = SamplerSpec.parse(sampler)
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
         self.check_pocket_given(context is not None)
@@ -104,8 +103,8 @@ class MolDiffModel(nn.Module):
         if fixed is not None:
             topo.project = False  # inpainting works in the fixed atoms' frame
             constraints += (Inpainting(self.process, self._fixed_atoms(fixed, topo, dtype), align=context is None),)
-        times = jump_times(uniform_times(n_steps, device), resamplings, jump_length)
-        state = reverse_loop(self.process, self.denoiser, SAMPLERS[sampler], topo, times, like, generator,
+        times = jump_times(spec.times(n_steps, self.process.schedule, device), resamplings, jump_length)
+        state = reverse_loop(self.process, self.denoiser, spec.step(), topo, times, like, generator,
                              constraints, progress=progress)
         return split_state(state, topo, self.vocab)  # the loop ends on decoded classes
 

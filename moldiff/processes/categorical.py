@@ -90,6 +90,13 @@ class CategoricalDiffusion:
         log_p0 = torch.log_softmax(out.to(torch.float64 if out.dtype == torch.float64 else torch.float32), -1)
         return sample_categorical(self.posterior_log_probs(x_t, log_p0, s, t).exp(), generator)
 
+    def ddim_sample(self, out: Tensor, x_t: Tensor, s: Tensor, t: Tensor, eta: float,
+                    generator: torch.Generator | None) -> Tensor:
+        """Few-step samplers' update: the exact skip-step posterior p(x_s | x_t) marginalised over
+        the predicted x_0, whatever the gap s < t (D3PM has no deterministic counterpart; ``eta``
+        only concerns Gaussian fields)."""
+        return self.posterior_sample(out, x_t, s, t, generator)
+
     def certain(self, x0: Tensor, dtype: torch.dtype) -> Tensor:
         """Network-style logits that put all mass on the classes ``x0`` (a known clean value)."""
         return (F.one_hot(x0, self.num_classes).to(dtype) - 1) * 1e4

@@ -208,16 +208,35 @@ class JointDiffusion:
     def posterior_sample(self, pred: Prediction, x_t: MolState, topo: Topology, s: Tensor, t: Tensor,
                          generator: torch.Generator | None = None) -> MolState:
         """One ancestral step x_t -> x_s ~ p(x_s | x_t) for per-graph times s < t."""
-        s_node, t_node = s[topo.batch], t[topo.batch]
-        pos = self.pos.posterior_sample(pred.pos, x_t.pos, s_node, t_node, topo.batch, topo.num_graphs,
+        pos = self.pos.posterior_sample(pred.pos, x_t.pos, s[topo.batch], t[topo.batch], topo.batch, topo.num_graphs,
                                         topo.move, topo.project, generator)
-        nodes = {k: self._keep(p.posterior_sample(pred.nodes[k], x_t.nodes[k], s_node, t_node, generator),
-                               x_t.nodes[k], topo.move)
+        return self._fields_step(pos, pred, x_t, topo, s, t, None, generator)
+
+    def ddim_sample(self, pred: Prediction, x_t: MolState, topo: Topology, s: Tensor, t: Tensor, eta: float,
+                    generator: torch.Generator | None = None) -> MolState:
+        """One DDIM step x_t -> x_s (any gap s < t): coordinates and EDM-style Gaussian fields by
+        :func:`~moldiff.processes.gaussian.ddim_coefficients` with noise scale ``eta``,
+        categorical fields by their exact skip-step posterior. ``pred.pos`` may be any x0
+        estimate (multistep solvers pass an extrapolated one)."""
+        pos = self.pos.ddim_sample(pred.pos, x_t.pos, s[topo.batch], t[topo.batch], topo.batch, topo.num_graphs,
+                                   topo.move, topo.project, eta, generator)
+        return self._fields_step(pos, pred, x_t, topo, s, t, eta, generator)
+
+    def _fields_step(self, pos: Tensor, pred: Prediction, x_t: MolState, topo: Topology, s: Tensor, t: Tensor,
+                     eta: float | None, generator: torch.Generator | None) -> MolState:
+        """The new state with coordinates ``pos`` and every other field stepped from t to s
+        (ancestral posterior when ``eta`` is None, else the field's DDIM update)."""
+        def field_step(p: FieldProcess, out: Tensor, x: Tensor, sf: Tensor, tf: Tensor) -> Tensor:
+            if eta is None:
+                return p.posterior_sample(out, x, sf, tf, generator)
+            return p.ddim_sample(out, x, sf, tf, eta, generator)
+
+        s_node, t_node = s[topo.batch], t[topo.batch]
+        nodes = {k: self._keep(field_step(p, pred.nodes[k], x_t.nodes[k], s_node, t_node), x_t.nodes[k], topo.move)
                  for k, p in self.nodes.items()}
         bond = None
         if self.bond is not None:
-            sb, tb = s[topo.pair_batch], t[topo.pair_batch]
-            bond = self.bond.posterior_sample(pred.bond, x_t.bond, sb, tb, generator)
+            bond = field_step(self.bond, pred.bond, x_t.bond, s[topo.pair_batch], t[topo.pair_batch])
         return MolState(pos, nodes, bond)
 
     def denoised(self, pred: Prediction, x_t: MolState, topo: Topology) -> MolState:

@@ -35,6 +35,17 @@ class Schedule:
         out = grid[lo] * (1 - frac) + grid[lo + 1] * frac
         return out.to(t.dtype)
 
+    def t_from_log_snr(self, log_snr: Tensor) -> Tensor:
+        """The inverse of :meth:`log_snr` (float64): the t at which log-SNR equals ``log_snr``,
+        clamped to [0, 1]. Flat stretches of the grid map to their first t."""
+        grid = -self.log_snr_grid.to(log_snr.device)  # increasing in t
+        x = -log_snr.double().clamp(self.log_snr_grid[-1].item(), self.log_snr_grid[0].item())
+        hi = torch.searchsorted(grid, x).clamp(1, self.num_grid)
+        lo = hi - 1
+        span = (grid[hi] - grid[lo]).clamp_min(1e-300)
+        frac = ((x - grid[lo]) / span).clamp(0, 1)
+        return (lo + frac) / self.num_grid
+
     def alpha_bar(self, t: Tensor) -> Tensor:
         return torch.sigmoid(self.log_snr(t))
 

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from moldiff.nn.base import Denoiser
 from moldiff.processes.joint import JointDiffusion, MolState, Prediction, Topology
+from moldiff.processes.schedules import Schedule
 
 
 class Step(Protocol):
@@ -39,6 +40,29 @@ class Constraint(Protocol):
 def uniform_times(n_steps: int, device=None) -> Tensor:
     """n_steps + 1 times from 1 down to 0, equally spaced."""
     return torch.linspace(1.0, 0.0, n_steps + 1, device=device)
+
+
+#: Time grids: equal steps in t; in t^2 (denser near the data, as DDIM's "quadratic"); or equal
+#: steps in log-SNR between its values at t = 1 and t = 0 (DPM-Solver's choice).
+SPACINGS = ("uniform", "quadratic", "logsnr")
+
+
+def spaced_times(n_steps: int, spacing: str, schedule: Schedule, device=None) -> Tensor:
+    """n_steps + 1 decreasing times from exactly 1 to exactly 0 on the grid ``spacing``."""
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    u = torch.linspace(1.0, 0.0, n_steps + 1, dtype=torch.float64)
+    if spacing == "uniform":
+        times = u
+    elif spacing == "quadratic":
+        times = u ** 2
+    elif spacing == "logsnr":
+        ends = schedule.log_snr(torch.tensor([1.0, 0.0], dtype=torch.float64))
+        times = schedule.t_from_log_snr(ends[0] + (1 - u) * (ends[1] - ends[0]))
+        times[0], times[-1] = 1.0, 0.0
+    else:
+        raise ValueError(f"unknown spacing {spacing!r}; choose from {', '.join(SPACINGS)}")
+    return times.to(device=device, dtype=torch.get_default_dtype())
 
 
 def jump_times(times: Tensor, resamplings: int = 1, jump_length: int = 10) -> Tensor:
