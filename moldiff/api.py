@@ -15,6 +15,7 @@ import torch
 from moldiff.convert import MolArrays
 from moldiff.datasets.pockets import Pocket
 from moldiff.pipeline import FORMAT, MolDiffModel
+from moldiff.samplers import SamplerSpec
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -221,6 +222,8 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     ``fixed`` (see :func:`load_fixed_atoms`): atoms every molecule keeps exactly, as its first
     atoms (fragment growing, linking, scaffold hopping); ``resamplings`` > 1 adds RePaint
     resampling over windows of ``jump_length`` steps (about ``resamplings`` times the cost).
+    ``sampler``: a sampler string (:class:`~moldiff.samplers.SamplerSpec`, e.g. ``"ancestral"``,
+    ``"ddim:eta=0.5"``, ``"dpm2m:spacing=logsnr"``); None: the model's default.
     ``steric`` (pocket models): keep generated heavy atoms at least this many Angstrom from the
     pocket atoms during sampling (:class:`~moldiff.samplers.steric.StericGuidance`); None: the
     model's default (``cfg.sample.steric``; 2.5 for the shipped pocket model), 0: off.
@@ -233,7 +236,7 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     _check_fixed(fixed, pocket)
     n_steps = n_steps or model.cfg.sample.n_steps
     batch_size = batch_size or model.cfg.sample.batch_size
-    sampler = sampler or model.cfg.sample.sampler
+    sampler = str(SamplerSpec.parse(sampler or model.cfg.sample.sampler))  # a bad string fails here, early
     num_fixed = 0 if fixed is None else len(fixed.elements)
     sizes = _sizes(model, n_samples, num_atoms, torch.Generator().manual_seed(seed), pocket, num_fixed)
     gen = torch.Generator(device=model.device).manual_seed(seed)

@@ -24,7 +24,9 @@ def main() -> None:
     ap.add_argument("--n_steps", type=int, default=None, help="reverse steps (default: the model's)")
     ap.add_argument("--num_atoms", default=None,
                     help="atoms per molecule, N or a range LO-HI (default: the model's size distribution)")
-    ap.add_argument("--sampler", default=None, help="sampler name (default: the model's)")
+    ap.add_argument("--sampler", default=None,
+                    help="ancestral, ddim[:eta=E] or dpm2m, optionally with ,spacing=uniform|quadratic|logsnr "
+                         "(e.g. dpm2m:spacing=logsnr; default: the model's)")
     ap.add_argument("--batch_size", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")

@@ -89,6 +89,17 @@ def test_seeded_sampling_is_reproducible_and_lightning_checkpoint_loads(trained,
     assert outs[0] == outs[1] == outs[2]
 
 
+def test_few_step_sampler_from_the_cli_and_bad_sampler_string(trained, tmp_path):
+    sdf = tmp_path / "fast.sdf"
+    res = cli("sample.py", "--model", trained / "model.pt", "--n_samples", 3, "--n_steps", 3,
+              "--sampler", "dpm2m:spacing=logsnr", "--outfile", sdf, "--device", "cpu")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert sdf.read_text().count(">  <sampler>\ndpm2m:spacing=logsnr\n") == 3
+    one_line_error(cli("sample.py", "--model", trained / "model.pt", "--sampler", "ddim:eta=3",
+                       "--outfile", sdf, "--device", "cpu"), "eta must lie in [0, 1]")
+    assert sdf.read_text().count("$$$$") == 3  # the earlier output survives
+
+
 def test_missing_checkpoint(tmp_path):
     one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", tmp_path / "x.sdf"), "nope.pt")
     assert not (tmp_path / "x.sdf").exists()
