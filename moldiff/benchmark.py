@@ -5,6 +5,7 @@ and save compact arrays (:func:`moldiff.convert.pack_arrays`), and another machi
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -13,6 +14,21 @@ from tqdm.auto import tqdm
 
 from moldiff.convert import MolArrays
 from moldiff.pipeline import MolDiffModel
+from moldiff.samplers import SamplerSpec
+
+
+def parse_setting(text: str) -> tuple[str, int]:
+    """``"SAMPLER@STEPS"`` (e.g. ``"dpm2m:spacing=logsnr@25"``) -> (canonical sampler string, steps);
+    a one-line ``ValueError`` otherwise."""
+    sampler, at, steps = text.rpartition("@")
+    if not at or not steps.isdigit() or int(steps) < 1:
+        raise ValueError(f"setting {text!r}: expected SAMPLER@STEPS, e.g. ancestral@1000 or dpm2m@25")
+    return str(SamplerSpec.parse(sampler)), int(steps)
+
+
+def setting_slug(sampler: str, n_steps: int) -> str:
+    """A file-name-safe label of a setting: ``dpm2m:spacing=logsnr``, 25 -> ``dpm2m_spacing_logsnr_25``."""
+    return re.sub(r"[^A-Za-z0-9.]+", "_", f"{sampler}_{n_steps}")
 
 
 @dataclass

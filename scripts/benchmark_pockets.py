@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--model", default="pocket")
     ap.add_argument("--n_samples", type=int, default=100, help="molecules per pocket")
     ap.add_argument("--n_steps", type=int, default=None)
+    ap.add_argument("--sampler", default=None, help="sampler string as in sample.py (default: the model's)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N pockets")
     ap.add_argument("--per_protein", type=int, default=None,
                     help="only the first N complexes of each protein (congeneric series share a pocket)")
@@ -128,6 +129,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
     from moldiff.benchmark import device_name, synchronize
     from moldiff.convert import pack_arrays
     from moldiff.malloc import keep_freed_memory
+    from moldiff.samplers import SamplerSpec
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
@@ -135,6 +137,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         keep_freed_memory()
     model = load_model(args.model, device)
     n_steps = args.n_steps or model.cfg.sample.n_steps
+    sampler = str(SamplerSpec.parse(args.sampler or model.cfg.sample.sampler))
     steric = model.steric_distance(args.steric)
     rep = model.cfg.data.pocket_representation
     fragments = _fragments(arrays, idx, args.task, model.vocab) if args.task != "denovo" else {}
@@ -157,7 +160,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         gen = torch.Generator(device=model.device).manual_seed(args.seed + k)
         synchronize(model.device)
         start = time.perf_counter()
-        got = model.sample_in_pocket(pocket, sizes, n_steps, gen, fixed=fixed, resamplings=args.resamplings,
+        got = model.sample_in_pocket(pocket, sizes, n_steps, gen, sampler, fixed=fixed, resamplings=args.resamplings,
                                      jump_length=args.jump_length, steric=steric)
         synchronize(model.device)
         seconds.append(time.perf_counter() - start)
@@ -170,14 +173,14 @@ def _sample(args, arrays, idx, out: Path) -> None:
         write_text(out / "fragments.json", json.dumps(
             {str(i): {k: v for k, v in f.items() if k != "fixed"} | _fixed_json(f.get("fixed"))
              for i, f in fragments.items()}, indent=1))
-    timing = {"model": str(args.model), "task": args.task, "size": args.size, "n_steps": n_steps,
+    timing = {"model": str(args.model), "task": args.task, "size": args.size, "sampler": sampler, "n_steps": n_steps,
               "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": steric,
               "n_samples_per_pocket": args.n_samples, "n_pockets": len(seconds), "skipped": skipped,
               "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
     write_text(out / "timing.json", json.dumps(timing, indent=2))
-    print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), {n_steps} "
-          f"steps: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+    print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), {sampler}, "
+          f"{n_steps} steps: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
 
 
 def _reference(arrays, i: int):
@@ -420,7 +423,8 @@ def _markdown(s: dict) -> str:
                          f"{'n/a' if w is None else f'{w:.3f} {unit}'} | |")
     t = s.get("timing") or {}
     if t:
-        lines.append(f"| seconds per pocket ({t['n_samples_per_pocket']} molecules, {t['n_steps']} steps, "
+        lines.append(f"| seconds per pocket ({t['n_samples_per_pocket']} molecules, {t.get('sampler', 'ancestral')}, "
+                     f"{t['n_steps']} steps, "
                      f"{t['device']}) | {t['mean_seconds_per_pocket']:.2f} | |")
         if t.get("skipped"):
             lines.append(f"| pockets skipped (no fragment for the task) | {len(t['skipped'])} | |")

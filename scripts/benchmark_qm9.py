@@ -1,9 +1,12 @@
-"""QM9 sample-quality and sampling-speed benchmark: many samples at several step counts.
+"""QM9 sample-quality and sampling-speed benchmark: many samples per sampler setting.
 
     python scripts/benchmark_qm9.py --model qm9 --n_samples 10000 --steps 50 100 250 500 1000 --out outputs/bench_qm9
+    python scripts/benchmark_qm9.py --settings ancestral@1000 ddim@50 dpm2m@25 dpm2m:spacing=logsnr@25 ...
 
-Samples every step count with the same seed, timing each run (molecules/s, batch size, device),
-and saves the molecules as compact arrays (``samples_<steps>.npz``, timings in ``timing.json``).
+A setting is ``SAMPLER@STEPS`` (sampler strings as in ``sample.py --sampler``); ``--steps N ...``
+is short for ``--sampler``'s setting at each N. Samples every setting with the same seed, timing
+each run (molecules/s, batch size, device), and saves the molecules as compact arrays
+(``samples_<setting>.npz``, timings in ``timing.json``).
 On a GPU, float32 matrix products use TF32 (as in ``scripts/sample.py``). It then evaluates them with
 RDKit (stability, validity, uniqueness, novelty against the QM9 training split) beside the QM9
 test split under the same code and EDM's published figures, and writes ``results.json``,
@@ -17,6 +20,7 @@ import os
 from pathlib import Path
 
 from moldiff.atomic import write_text
+from moldiff.benchmark import parse_setting, setting_slug
 from moldiff.cli import run
 
 #: EDM (Hoogeboom et al. 2022, Table 1), QM9 with hydrogens, 1000 steps.
@@ -30,8 +34,10 @@ def main() -> None:
     ap.add_argument("--model", default="qm9", help="shipped model name or weights/checkpoint path")
     ap.add_argument("--n_samples", type=int, default=10000)
     ap.add_argument("--steps", type=int, nargs="+", default=[50, 100, 250, 500, 1000])
+    ap.add_argument("--settings", nargs="+", default=None, metavar="SAMPLER@STEPS",
+                    help="sampler settings to compare, e.g. ancestral@1000 dpm2m@25 (overrides --steps/--sampler)")
     ap.add_argument("--batch_size", type=int, default=2500)
-    ap.add_argument("--sampler", default="ancestral")
+    ap.add_argument("--sampler", default="ancestral", help="with --steps: the sampler of every step count")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     ap.add_argument("--data", default="data/cache/qm9.npz", help="QM9 cache (training SMILES and test-split reference)")
@@ -41,6 +47,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.n_samples < 1 or args.batch_size < 1 or min(args.steps) < 1:
         raise ValueError("--n_samples, --batch_size and --steps must be positive")
+    args.settings = [parse_setting(s) for s in (args.settings or [f"{args.sampler}@{n}" for n in args.steps])]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.eval_only:
@@ -61,14 +68,14 @@ def _sample(args, out: Path) -> None:
     tf32 = device.startswith("cuda")
     torch.backends.cuda.matmul.allow_tf32 = tf32  # as scripts/sample.py does on GPUs
     model = load_model(args.model, device)
-    for n_steps in args.steps:
-        arrays, timing = timed_sampling(model, args.n_samples, n_steps, args.batch_size, args.seed, args.sampler)
-        save_npz(out / f"samples_{n_steps}.npz", pack_arrays(arrays))
+    for sampler, n_steps in args.settings:
+        arrays, timing = timed_sampling(model, args.n_samples, n_steps, args.batch_size, args.seed, sampler)
+        save_npz(out / f"samples_{setting_slug(sampler, n_steps)}.npz", pack_arrays(arrays))
         timings = _timings(out)
-        timings[str(n_steps)] = {"model": str(args.model), "explicit_h": "H" in model.vocab.elements,
-                                 "tf32": tf32, **timing.to_dict()}
+        timings[f"{sampler}@{n_steps}"] = {"model": str(args.model), "explicit_h": "H" in model.vocab.elements,
+                                           "tf32": tf32, **timing.to_dict()}
         write_text(out / "timing.json", json.dumps(timings, indent=2))
-        print(f"{n_steps} steps: {timing.n_samples} molecules in {timing.seconds:.1f} s = "
+        print(f"{sampler}, {n_steps} steps: {timing.n_samples} molecules in {timing.seconds:.1f} s = "
               f"{timing.molecules_per_s:.1f} molecules/s (batch {timing.batch_size}, {timing.device})", flush=True)
 
 
@@ -83,14 +90,15 @@ def _evaluate(args, out: Path) -> None:
     data = load_qm9(args.data)
     train = train_smiles(data)
     rows = []
-    for n_steps in args.steps:
-        path = out / f"samples_{n_steps}.npz"
+    for sampler, n_steps in args.settings:
+        path = out / f"samples_{setting_slug(sampler, n_steps)}.npz"
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no saved samples for {n_steps} steps (run without --eval_only first)")
+            raise FileNotFoundError(f"{path}: no saved samples for {sampler}@{n_steps} (run without --eval_only first)")
         arrays = unpack_arrays(np.load(path))
-        timing = _timings(out)[str(n_steps)]
+        timing = _timings(out)[f"{sampler}@{n_steps}"]
         metrics = evaluate_arrays(arrays, timing["explicit_h"], train)
-        rows.append({"name": f"moldiff, {n_steps} steps", "steps": n_steps, **metrics, "timing": timing})
+        rows.append({"name": f"moldiff, {sampler}, {n_steps} steps", "sampler": sampler, "steps": n_steps,
+                     "nfe": n_steps, **metrics, "timing": timing})
         print(f"evaluated {path.name}", flush=True)
     elements = np.asarray(data.vocab.elements)
     test = []
@@ -103,13 +111,13 @@ def _evaluate(args, out: Path) -> None:
     write_text(out / "results.json", json.dumps(rows, indent=2))
     write_text(out / "results.md", table + "\n")
     _plot(rows, out / "quality_vs_steps.png")
-    _grid(out, args.steps)
+    _grid(out, max(args.settings, key=lambda st: st[1]))
     print(json.dumps(rows, indent=2))
     print(table)
 
 
 def _timings(out: Path) -> dict:
-    """Timings of the sampling runs saved in ``out`` so far, by step count."""
+    """Timings of the sampling runs saved in ``out`` so far, by setting (``SAMPLER@STEPS``)."""
     path = out / "timing.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -119,11 +127,11 @@ def _pct(x) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    head = ["samples", "n"] + [label for _, label in COLUMNS] + ["molecules/s", "batch", "device"]
+    head = ["samples", "n", "NFE"] + [label for _, label in COLUMNS] + ["molecules/s", "batch", "device"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         t = r.get("timing", {})
-        cells = [r["name"], str(int(r["n_molecules"])) if "n_molecules" in r else "—"]
+        cells = [r["name"], str(int(r["n_molecules"])) if "n_molecules" in r else "—", str(r.get("steps") or "—")]
         cells += [_pct(r.get(k)) for k, _ in COLUMNS]
         cells += [f"{t['molecules_per_s']:.1f}" if t else "—", str(t.get("batch_size", "—")), t.get("device", "—")]
         lines.append("| " + " | ".join(cells) + " |")
@@ -139,10 +147,14 @@ def _plot(rows: list[dict], path: Path) -> None:
     ours = [r for r in rows if "timing" in r]
     ref = {r["name"]: r for r in rows if "timing" not in r}
     fig, ax = plt.subplots(figsize=(9.5, 4.5))
+    samplers = list(dict.fromkeys(r["sampler"] for r in ours))
     for (key, label), color in zip([("mol_stable", "molecule stability (EDM distance rule)"),
                                     ("mol_stable_valence", "molecule stability (model bonds)"), ("validity", "validity"),
                                     ("validity_x_uniqueness", "validity × uniqueness")], ["C0", "C3", "C1", "C2"]):
-        ax.plot([r["steps"] for r in ours], [100 * r[key] for r in ours], "o-", color=color, label=f"moldiff {label}")
+        for sampler, marker in zip(samplers, "os^vD<>p*h"):
+            mine = sorted((r for r in ours if r["sampler"] == sampler), key=lambda r: r["steps"])
+            ax.plot([r["steps"] for r in mine], [100 * r[key] for r in mine], marker=marker, ls="-", color=color,
+                    label=f"{label}, {sampler}")
         edm = ref["EDM (published, 1000 steps)"].get(key)
         if edm is not None:
             ax.plot([1000], [100 * edm], "x", color=color, markersize=10, label=f"EDM {label} (1000 steps)")
@@ -157,8 +169,8 @@ def _plot(rows: list[dict], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _grid(out: Path, steps: list[int]) -> None:
-    """2D drawings of the first 24 valid molecules at the largest step count."""
+def _grid(out: Path, setting: tuple[str, int]) -> None:
+    """2D drawings of the first 24 valid molecules of ``setting`` (the one with the most steps)."""
     import numpy as np
 
     from moldiff.api import arrays_to_mols
@@ -166,10 +178,10 @@ def _grid(out: Path, steps: list[int]) -> None:
     from moldiff.chem.draw import grid_png
     from moldiff.convert import unpack_arrays
 
-    n = max(steps)
-    mols = arrays_to_mols(unpack_arrays(np.load(out / f"samples_{n}.npz"))[:200])
+    slug = setting_slug(*setting)
+    mols = arrays_to_mols(unpack_arrays(np.load(out / f"samples_{slug}.npz"))[:200])
     valid = [m for m in mols if m.GetIntProp("moldiff_valid")][:24]
-    grid_png(valid, out / f"molecules_{n}_steps.png", legends=[canonical_smiles(m) or "" for m in valid])
+    grid_png(valid, out / f"molecules_{slug}.png", legends=[canonical_smiles(m) or "" for m in valid])
 
 
 

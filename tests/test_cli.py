@@ -162,7 +162,8 @@ def test_benchmark_qm9_samples_times_and_evaluates(trained, small_qm9, tmp_path)
     assert [r["steps"] for r in rows] == [2, 3, None, 1000]  # ours, ours, QM9 test split, EDM
     assert all(r["n_molecules"] == 6 and r["timing"]["n_samples"] == 6 and r["timing"]["seconds"] > 0 for r in rows[:2])
     assert rows[2]["validity"] == 1.0  # the dataset's own molecules under the same code
-    assert len(unpack_arrays(np.load(out / "samples_3.npz"))) == 6
-    assert (out / "quality_vs_steps.png").stat().st_size > 0 and "| moldiff, 3 steps | 6 |" in res.stdout
+    assert len(unpack_arrays(np.load(out / "samples_ancestral_3.npz"))) == 6
+    assert (out / "quality_vs_steps.png").stat().st_size > 0 and "| moldiff, ancestral, 3 steps | 6 | 3 |" in res.stdout
     res = cli("benchmark_qm9.py", "--eval_only", "--steps", 7, "--data", small_qm9, "--out", out)
-    one_line_error(res, "samples_7.npz")
+    one_line_error(res, "samples_ancestral_7.npz")
+    one_line_error(cli("benchmark_qm9.py", "--settings", "dpm2m", "--out", out), "expected SAMPLER@STEPS")

@@ -173,3 +173,21 @@ def test_evaluate_in_pocket_with_vina_and_posebusters(tmp_path):
         assert (tmp_path / "report" / name).exists()
     one_line_error(cli("evaluate.py", sdf, "--pocket", PROTEIN, "--vina", "score", "--out", tmp_path / "r2"),
                    "reference ligand")
+
+
+def test_benchmark_compares_sampler_settings_on_pockets(pocket_model, tmp_path):
+    import json
+
+    cache = pocket_model.parent.parent / "demo.npz"
+    out = tmp_path / "cmp"
+    res = cli("benchmark.py", "--task", "pocket", "--settings", "ancestral@3", "dpm2m:spacing=logsnr@2",
+              "--cache", cache, "--split", "val", "--model", pocket_model, "--n_samples", 3, "--device", "cpu",
+              "--out", out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = json.loads((out / "comparison.json").read_text())
+    assert [(r["sampler"], r["nfe"]) for r in rows] == [("ancestral", 3), ("dpm2m:spacing=logsnr", 2)]
+    assert all(r["n_pockets"] == 2 and 0.0 <= r["validity_mean"] <= 1.0 and r["molecules_per_s"] > 0 for r in rows)
+    timing = json.loads((out / "dpm2m_spacing_logsnr_2" / "timing.json").read_text())
+    assert (timing["sampler"], timing["n_steps"]) == ("dpm2m:spacing=logsnr", 2)
+    assert "| dpm2m:spacing=logsnr | 2 |" in res.stdout
+    one_line_error(cli("benchmark.py", "--task", "pocket", "--settings", "ddim@0", "--cache", cache), "SAMPLER@STEPS")

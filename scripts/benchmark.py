@@ -1,0 +1,93 @@
+"""Sampler benchmark: the 1,000-step ancestral baseline against few-step settings, in one run.
+
+    python scripts/benchmark.py --task qm9 --settings ancestral@1000 ddim@50 dpm2m@50 dpm2m@25 --n_samples 10000
+    python scripts/benchmark.py --task pocket --cache data/cache/crossdocked_test100.npz \\
+        --settings ancestral@100 dpm2m@25 ddim@25 [--vina score --vina_max 10 --receptor_root DIR]
+
+A setting is ``SAMPLER@STEPS`` (sampler strings as in ``sample.py --sampler``; NFE = STEPS: every
+sampler calls the network once per step). ``--task qm9`` runs ``benchmark_qm9.py`` (molecule
+stability, validity, uniqueness, novelty; molecules/s); ``--task pocket`` runs
+``benchmark_pockets.py`` once per setting into ``OUT/<setting>/`` (validity, clash rate, QED, SA,
+diversity, Vina with ``--vina``; seconds per pocket) and writes ``comparison.json`` /
+``comparison.md``. Other options are passed through (``--skip_eval`` to sample on a GPU box
+without RDKit, ``--eval_only`` to evaluate afterwards). Prints JSON and a table.
+"""
+import argparse
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from moldiff.atomic import write_text
+from moldiff.benchmark import parse_setting, setting_slug
+from moldiff.cli import run
+
+HERE = Path(__file__).resolve().parent
+POCKET_COLUMNS = [("validity_mean", "validity", "pct"), ("connected_mean", "connected", "pct"),
+                  ("clash_rate_mean", "clash rate", "pct"), ("qed_mean", "QED", "f3"), ("sa_raw_mean", "SA raw", "f2"),
+                  ("diversity_mean", "diversity", "f3"), ("vina_score_mean", "Vina score", "f2"),
+                  ("vina_min_mean", "Vina min", "f2")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", choices=("qm9", "pocket"), required=True)
+    ap.add_argument("--settings", nargs="+", required=True, metavar="SAMPLER@STEPS")
+    ap.add_argument("--out", default=None, help="default outputs/benchmark_<task>")
+    args, rest = ap.parse_known_args()
+    settings = [parse_setting(s) for s in args.settings]
+    out = Path(args.out or f"outputs/benchmark_{args.task}")
+    if args.task == "qm9":
+        _call("benchmark_qm9.py", ["--settings", *[f"{s}@{n}" for s, n in settings], "--out", str(out), *rest])
+        return
+    for sampler, n_steps in settings:
+        _call("benchmark_pockets.py", ["--sampler", sampler, "--n_steps", str(n_steps),
+                                       "--out", str(out / setting_slug(sampler, n_steps)), *rest])
+    if "--skip_eval" not in rest:
+        rows = [_pocket_row(out / setting_slug(s, n), s, n) for s, n in settings]
+        table = _table(rows)
+        write_text(out / "comparison.json", json.dumps(rows, indent=2))
+        write_text(out / "comparison.md", table + "\n")
+        print(json.dumps(rows, indent=2))
+        print(table)
+
+
+def _call(script: str, argv: list[str]) -> None:
+    """Run a sibling benchmark script; its failure (already reported on stderr) fails this one."""
+    done = subprocess.run([sys.executable, str(HERE / script), *argv])
+    if done.returncode:
+        raise RuntimeError(f"{script} failed (exit {done.returncode})")
+
+
+def _pocket_row(folder: Path, sampler: str, n_steps: int) -> dict:
+    path = folder / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no results for {sampler}@{n_steps}")
+    res = json.loads(path.read_text())
+    t = res.get("timing") or {}
+    row = {"sampler": sampler, "nfe": n_steps, "n_pockets": res["n_pockets"],
+           "seconds_per_pocket": t.get("mean_seconds_per_pocket"), "device": t.get("device"),
+           "molecules_per_s": t["n_samples_per_pocket"] / t["mean_seconds_per_pocket"] if t else None}
+    return row | {k: res.get(k) for k, _, _ in POCKET_COLUMNS}
+
+
+def _fmt(v, kind: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{100 * v:.1f} %" if kind == "pct" else f"{v:.{kind[1]}f}"
+
+
+def _table(rows: list[dict]) -> str:
+    head = ["sampler", "NFE", "s / pocket", "molecules/s"] + [label for _, label, _ in POCKET_COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["sampler"], str(r["nfe"]), _fmt(r["seconds_per_pocket"], "f2"), _fmt(r["molecules_per_s"], "f1")]
+        cells += [_fmt(r[k], kind) for k, _, kind in POCKET_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    device = rows[0]["device"] if rows else "?"
+    return "\n".join(lines) + f"\n\nmean over pockets; timings on {device}"
+
+
+if __name__ == "__main__":
+    run(main)
