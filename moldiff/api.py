@@ -14,6 +14,7 @@ import torch
 
 from moldiff.convert import MolArrays
 from moldiff.datasets.pockets import Pocket
+from moldiff.engine import Engine
 from moldiff.pipeline import FORMAT, MolDiffModel
 from moldiff.samplers import SamplerSpec
 
@@ -212,7 +213,7 @@ def _annotate(mol, props: dict) -> None:
 def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_atoms=None, seed: int = 0,
            batch_size: int | None = None, sampler: str | None = None, progress: bool = True,
            pocket: Pocket | None = None, fixed: MolArrays | None = None, resamplings: int = 1,
-           jump_length: int = 10, steric: float | None = None) -> list:
+           jump_length: int = 10, steric: float | None = None, engine: str | None = None) -> list:
     """Sample ``n_samples`` molecules as RDKit Mols (for pocket models inside ``pocket``, in the
     protein's frame; see :func:`load_pocket`).
 
@@ -227,6 +228,8 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     ``steric`` (pocket models): keep generated heavy atoms at least this many Angstrom from the
     pocket atoms during sampling (:class:`~moldiff.samplers.steric.StericGuidance`); None: the
     model's default (``cfg.sample.steric``; 2.5 for the shipped pocket model), 0: off.
+    ``engine``: how the network runs (:class:`~moldiff.engine.Engine`): ``"fp32"`` (default),
+    ``"bf16"`` (bfloat16 autocast, for GPUs) or either with ``"+compile"`` (``torch.compile``).
     Each molecule carries its validity flag, model, seed, step count, and QED/SA when valid.
     Runs are reproducible for a given ``seed`` and device.
     """
@@ -237,10 +240,13 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     n_steps = n_steps or model.cfg.sample.n_steps
     batch_size = batch_size or model.cfg.sample.batch_size
     sampler = str(SamplerSpec.parse(sampler or model.cfg.sample.sampler))  # a bad string fails here, early
+    run_engine = Engine.parse(engine or "fp32")
     num_fixed = 0 if fixed is None else len(fixed.elements)
     sizes = _sizes(model, n_samples, num_atoms, torch.Generator().manual_seed(seed), pocket, num_fixed)
     gen = torch.Generator(device=model.device).manual_seed(seed)
     props = {"model": model.source, "seed": seed, "n_steps": n_steps, "sampler": sampler}
+    if run_engine != Engine():
+        props["engine"] = str(run_engine)
     if fixed is not None:
         props["fixed_atoms"] = num_fixed
     if fixed is not None or resamplings > 1:
@@ -252,7 +258,7 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     steric = model.steric_distance(steric) if pocket is not None else None
     if steric is not None:
         props["steric_distance"] = steric
-    options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress}
+    options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress, "engine": run_engine}
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
         chunk = sizes[start:start + batch_size]

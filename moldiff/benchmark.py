@@ -13,32 +13,50 @@ import torch
 from tqdm.auto import tqdm
 
 from moldiff.convert import MolArrays
+from moldiff.engine import Engine
+from moldiff.nn.base import Context
 from moldiff.pipeline import MolDiffModel
 from moldiff.samplers import SamplerSpec
 
 
-def parse_setting(text: str) -> tuple[str, int]:
-    """``"SAMPLER@STEPS"`` (e.g. ``"dpm2m:spacing=logsnr@25"``) -> (canonical sampler string, steps);
-    a one-line ``ValueError`` otherwise."""
-    sampler, at, steps = text.rpartition("@")
-    if not at or not steps.isdigit() or int(steps) < 1:
-        raise ValueError(f"setting {text!r}: expected SAMPLER@STEPS, e.g. ancestral@1000 or dpm2m@25")
-    return str(SamplerSpec.parse(sampler)), int(steps)
+@dataclass(frozen=True)
+class Setting:
+    """One benchmark setting: sampler string, step count (= network evaluations) and engine."""
 
+    sampler: str
+    n_steps: int
+    engine: Engine = Engine()
 
-def setting_slug(sampler: str, n_steps: int) -> str:
-    """A file-name-safe label of a setting: ``dpm2m:spacing=logsnr``, 25 -> ``dpm2m_spacing_logsnr_25``."""
-    return re.sub(r"[^A-Za-z0-9.]+", "_", f"{sampler}_{n_steps}")
+    @classmethod
+    def parse(cls, text: str) -> "Setting":
+        """``"SAMPLER@STEPS[/ENGINE]"`` (e.g. ``"dpm2m:spacing=logsnr@25/bf16+compile"``) with a
+        canonical sampler string; a one-line ``ValueError`` otherwise."""
+        head, slash, engine = text.partition("/")
+        sampler, at, steps = head.rpartition("@")
+        if not at or not steps.isdigit() or int(steps) < 1:
+            raise ValueError(f"setting {text!r}: expected SAMPLER@STEPS[/ENGINE], e.g. ancestral@1000 or "
+                             "dpm2m@25/bf16+compile")
+        return cls(str(SamplerSpec.parse(sampler)), int(steps), Engine.parse(engine) if slash else Engine())
+
+    def __str__(self) -> str:
+        return f"{self.sampler}@{self.n_steps}" + ("" if self.engine == Engine() else f"/{self.engine}")
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe label: ``dpm2m:spacing=logsnr@25/bf16+compile`` -> ``dpm2m_spacing_logsnr_25_bf16_compile``."""
+        engine = "" if self.engine == Engine() else f"_{self.engine}"
+        return re.sub(r"[^A-Za-z0-9.]+", "_", f"{self.sampler}_{self.n_steps}{engine}")
 
 
 @dataclass
 class SamplingRun:
-    """What one timed sampling run did: molecules, steps, batch size, device and wall time."""
+    """What one timed sampling run did: molecules, steps, batch size, engine, device and wall time."""
 
     n_samples: int
     n_steps: int
     batch_size: int
     sampler: str
+    engine: str
     device: str
     seconds: float
 
@@ -64,25 +82,28 @@ def synchronize(device: torch.device) -> None:
 
 
 def timed_sampling(model: MolDiffModel, n_samples: int, n_steps: int, batch_size: int, seed: int = 0,
-                   sampler: str = "ancestral", warmup: bool = True) -> tuple[list[MolArrays], SamplingRun]:
+                   sampler: str = "ancestral", warmup: bool = True,
+                   engine: Engine = Engine()) -> tuple[list[MolArrays], SamplingRun]:
     """Sample ``n_samples`` molecules (sizes from the training histogram) in batches and time it.
 
     The clock covers the reverse diffusion and the copy of the results to the host, not model
-    loading; ``warmup`` first runs one 2-step batch so CUDA initialisation is not counted.
+    loading; ``warmup`` first runs one 2-step batch so CUDA initialisation (and, for a compiled
+    engine, compilation) is not counted.
     """
     device = model.device
     sizes = model.sample_sizes(n_samples, torch.Generator().manual_seed(seed))
     gen = torch.Generator(device=device).manual_seed(seed)
     if warmup:
-        model.sample_arrays(sizes[:batch_size], 2, torch.Generator(device=device).manual_seed(seed), sampler)
+        model.sample_arrays(sizes[:batch_size], 2, torch.Generator(device=device).manual_seed(seed), sampler,
+                            engine=engine)
     synchronize(device)
     start = time.perf_counter()
     arrays: list[MolArrays] = []
     for lo in tqdm(range(0, n_samples, batch_size), desc=f"{n_steps} steps", leave=False):
-        arrays += model.sample_arrays(sizes[lo:lo + batch_size], n_steps, gen, sampler)
+        arrays += model.sample_arrays(sizes[lo:lo + batch_size], n_steps, gen, sampler, engine=engine)
     synchronize(device)
     seconds = time.perf_counter() - start
-    return arrays, SamplingRun(n_samples, n_steps, batch_size, sampler, device_name(device), seconds)
+    return arrays, SamplingRun(n_samples, n_steps, batch_size, sampler, str(engine), device_name(device), seconds)
 
 
 def evaluate_arrays(arrays: list[MolArrays], explicit_h: bool, train_smiles: set[str] | None) -> dict[str, float]:
@@ -91,3 +112,82 @@ def evaluate_arrays(arrays: list[MolArrays], explicit_h: bool, train_smiles: set
     from moldiff.chem.metrics import evaluate_molecules
 
     return evaluate_molecules(arrays_to_mols(arrays, explicit_h), train_smiles)
+
+
+def _median_ms(fn, device: torch.device, repeats: int) -> float:
+    """Median wall time of ``fn()`` in milliseconds, synchronising around every call."""
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(1e3 * (time.perf_counter() - start))
+    return float(sorted(times)[len(times) // 2])
+
+
+@torch.no_grad()
+def profile_sampling(model: MolDiffModel, sizes: torch.Tensor, engines: list[Engine], n_steps: int = 20,
+                     sampler: str = "ancestral", context: Context | None = None, steric: float | None = None,
+                     repeats: int = 20, seed: int = 0) -> list[dict]:
+    """Where a sampling step's time goes, per engine, for one batch of molecules of ``sizes``.
+
+    Per engine: the network alone (``network_ms``, one prediction at t = 0.5 on a prior draw), a
+    whole step of a real ``n_steps`` run (``step_ms``: network, sampler update, constraints such as
+    steric guidance, and the per-step edge construction inside the network) and their difference
+    (``overhead_ms``); ``edges_ms`` times the edge construction alone. Accuracy against a plain
+    float32 prediction with TF32 off: relative error of the coordinate estimate and the fraction of
+    atom-type and bond argmaxes that agree.
+    """
+    from moldiff.nn.graph import all_pairs, bipartite_pairs, directed_edges
+    from moldiff.processes.joint import Topology
+
+    device = model.device
+    model.denoiser.eval()
+    if context is not None:
+        context = Context(context.pos.to(device), context.h.to(device), context.batch.to(device))
+    topo = Topology.from_sizes(sizes, device=device, context=context)
+    like = torch.zeros(1, device=device)
+    x = model.process.prior(topo, like, torch.Generator(device=device).manual_seed(seed))
+    t = torch.full((topo.num_graphs,), 0.5, device=device)
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    ref = model.process.predict(model.denoiser, x, topo, t)
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+
+    def edges():
+        pairs = all_pairs(topo.ptr)
+        directed_edges(pairs, x.pos, getattr(model.denoiser, "cutoff", None))
+        if context is not None:
+            bipartite_pairs(topo.batch, x.pos, context.batch, context.pos, topo.num_graphs,
+                            getattr(model.denoiser, "context_cutoff", 5.0))
+
+    edges_ms = _median_ms(edges, device, repeats)
+    rows = []
+    for engine in engines:
+        runner = model.runner(engine)
+        start = time.perf_counter()
+        pred = model.process.predict(runner, x, topo, t)  # compiles, for a compiled engine
+        synchronize(device)
+        first_ms = 1e3 * (time.perf_counter() - start)
+        network_ms = _median_ms(lambda: model.process.predict(runner, x, topo, t), device, repeats)
+
+        def run():
+            model.sample_arrays(sizes, n_steps, torch.Generator(device=device).manual_seed(seed), sampler,
+                                context=context, steric=steric, engine=engine)
+
+        run()
+        step_ms = _median_ms(run, device, max(3, repeats // 5)) / n_steps
+        err = float((pred.pos - ref.pos).norm() / ref.pos.norm())
+        agree_type = float((pred.nodes["atom_type"].argmax(-1) == ref.nodes["atom_type"].argmax(-1)).float().mean())
+        agree_bond = (float((pred.bond.argmax(-1) == ref.bond.argmax(-1)).float().mean())
+                      if ref.bond is not None else None)
+        rows.append({"engine": str(engine), "first_call_ms": first_ms, "network_ms": network_ms, "step_ms": step_ms,
+                     "overhead_ms": step_ms - network_ms, "edges_ms": edges_ms, "pos_rel_error": err,
+                     "atom_type_agreement": agree_type, "bond_agreement": agree_bond,
+                     "n_molecules": int(topo.num_graphs), "n_atoms": int(topo.batch.numel()),
+                     "n_pairs": int(topo.pair_index.shape[1]),
+                     "n_context": 0 if context is None else int(context.pos.shape[0]),
+                     "tf32": bool(tf32), "device": device_name(device), "sampler": sampler, "n_steps": n_steps,
+                     "steric": steric})
+    return rows

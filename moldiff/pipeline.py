@@ -11,6 +11,7 @@ from torch import nn
 from moldiff.config import Config, build_denoiser, build_process, config_from_dict
 from moldiff.convert import MolArrays, split_state
 from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
+from moldiff.engine import Engine
 from moldiff.nn.base import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SamplerSpec
@@ -39,6 +40,7 @@ class MolDiffModel(nn.Module):
         self.source = "this model"  # what error messages call it; load_model sets the name or path
         self.process = build_process(cfg.process, len(vocab.elements), len(vocab.charges), self.marginals)
         self.denoiser = build_denoiser(cfg.model, self.process, POCKET_FEATURE_DIM if self.conditional else 0)
+        self._runners: dict[Engine, nn.Module] = {}  # the denoiser as each engine runs it (compiled once)
 
     @property
     def conditional(self) -> bool:
@@ -72,7 +74,7 @@ class MolDiffModel(nn.Module):
     def sample_arrays(self, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                       sampler: str = "ancestral", progress: bool = False, context: Context | None = None,
                       fixed: MolArrays | None = None, resamplings: int = 1, jump_length: int = 10,
-                      steric: float | None = None) -> list[MolArrays]:
+                      steric: float | None = None, engine: Engine | None = None) -> list[MolArrays]:
         """Generate one molecule per entry of ``sizes`` and return them as plain arrays.
 
         ``context``: pocket atoms of every graph (already in the model's pocket-centred frame);
@@ -83,6 +85,8 @@ class MolDiffModel(nn.Module):
         ``resamplings``/``jump_length``: RePaint resampling (:func:`jump_times`).
         ``steric``: keep generated atoms this many Angstrom from the pocket atoms
         (:class:`~moldiff.samplers.steric.StericGuidance`; needs ``context``); None: off.
+        ``engine``: precision and compilation of the network (:class:`~moldiff.engine.Engine`);
+        None: plain float32.
         """
         spec = SamplerSpec.parse(sampler)
         if n_steps < 1:
@@ -104,9 +108,15 @@ class MolDiffModel(nn.Module):
             topo.project = False  # inpainting works in the fixed atoms' frame
             constraints += (Inpainting(self.process, self._fixed_atoms(fixed, topo, dtype), align=context is None),)
         times = jump_times(spec.times(n_steps, self.process.schedule, device), resamplings, jump_length)
-        state = reverse_loop(self.process, self.denoiser, spec.step(), topo, times, like, generator,
+        state = reverse_loop(self.process, self.runner(engine or Engine()), spec.step(), topo, times, like, generator,
                              constraints, progress=progress)
         return split_state(state, topo, self.vocab)  # the loop ends on decoded classes
+
+    def runner(self, engine: Engine) -> nn.Module:
+        """The denoiser as ``engine`` runs it, built once per engine (compilation is cached)."""
+        if engine not in self._runners:
+            self._runners[engine] = engine.wrap(self.denoiser)
+        return self._runners[engine]
 
     def _fixed_atoms(self, fixed: MolArrays, topo: Topology, dtype: torch.dtype) -> FixedAtoms:
         """Fixed atoms as the first atoms of every graph, in the model's class indices."""
@@ -127,25 +137,22 @@ class MolDiffModel(nn.Module):
 
     def sample_in_pocket(self, pocket: Pocket, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                          sampler: str = "ancestral", progress: bool = False, fixed: MolArrays | None = None,
-                         resamplings: int = 1, jump_length: int = 10, steric: float | None = None) -> list[MolArrays]:
+                         resamplings: int = 1, jump_length: int = 10, steric: float | None = None,
+                         engine: Engine | None = None) -> list[MolArrays]:
         """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame
         (``fixed`` atoms too, see :meth:`sample_arrays`)."""
-        g = len(sizes)
-        center = pocket.pos.mean(axis=0)
-        m = len(pocket.pos)
-        context = Context(torch.as_tensor(pocket.pos - center).repeat(g, 1), torch.as_tensor(pocket.features).repeat(g, 1),
-                          torch.arange(g).repeat_interleave(m))
+        context, center = pocket_context(pocket, len(sizes))
         arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context,
-                                    _shifted(fixed, -center), resamplings, jump_length, steric)
+                                    _shifted(fixed, -center), resamplings, jump_length, steric, engine)
         return _restore(arrays, center, fixed)
 
     def sample_around(self, fixed: MolArrays, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                       sampler: str = "ancestral", progress: bool = False, resamplings: int = 1,
-                      jump_length: int = 10) -> list[MolArrays]:
+                      jump_length: int = 10, engine: Engine | None = None) -> list[MolArrays]:
         """Unconditional molecules grown around ``fixed`` atoms, in their frame."""
         center = fixed.pos.mean(axis=0)
         arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, None, _shifted(fixed, -center),
-                                    resamplings, jump_length)
+                                    resamplings, jump_length, engine=engine)
         return _restore(arrays, center, fixed)
 
     def save(self, path: str | Path) -> None:
@@ -163,6 +170,17 @@ class MolDiffModel(nn.Module):
                     payload["marginals"], payload["size_hist"], payload.get("size_model"))
         model.denoiser.load_state_dict(payload["state_dict"])
         return model
+
+
+def pocket_context(pocket: Pocket, num_graphs: int) -> tuple[Context, np.ndarray]:
+    """The pocket atoms as context of ``num_graphs`` graphs in the pocket-centred frame, and the
+    centre (add it back to return to the protein's frame)."""
+    center = pocket.pos.mean(axis=0)
+    m = len(pocket.pos)
+    context = Context(torch.as_tensor(pocket.pos - center).repeat(num_graphs, 1),
+                      torch.as_tensor(pocket.features).repeat(num_graphs, 1),
+                      torch.arange(num_graphs).repeat_interleave(m))
+    return context, center
 
 
 def _shifted(fixed: MolArrays | None, shift: np.ndarray) -> MolArrays | None:

@@ -4,8 +4,9 @@
     python scripts/benchmark.py --task pocket --cache data/cache/crossdocked_test100.npz \\
         --settings ancestral@100 dpm2m@25 ddim@25 [--vina score --vina_max 10 --receptor_root DIR]
 
-A setting is ``SAMPLER@STEPS`` (sampler strings as in ``sample.py --sampler``; NFE = STEPS: every
-sampler calls the network once per step). ``--task qm9`` runs ``benchmark_qm9.py`` (molecule
+A setting is ``SAMPLER@STEPS[/ENGINE]`` (sampler strings as in ``sample.py --sampler``, engines as
+in ``--engine``, e.g. ``dpm2m@25/bf16+compile``; NFE = STEPS: every sampler calls the network once
+per step). ``--task qm9`` runs ``benchmark_qm9.py`` (molecule
 stability, validity, uniqueness, novelty; molecules/s); ``--task pocket`` runs
 ``benchmark_pockets.py`` once per setting into ``OUT/<setting>/`` (validity, clash rate, QED, SA,
 diversity, Vina with ``--vina``; seconds per pocket) and writes ``comparison.json`` /
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 from moldiff.atomic import write_text
-from moldiff.benchmark import parse_setting, setting_slug
+from moldiff.benchmark import Setting
 from moldiff.cli import run
 
 HERE = Path(__file__).resolve().parent
@@ -33,19 +34,19 @@ POCKET_COLUMNS = [("validity_mean", "validity", "pct"), ("connected_mean", "conn
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", choices=("qm9", "pocket"), required=True)
-    ap.add_argument("--settings", nargs="+", required=True, metavar="SAMPLER@STEPS")
+    ap.add_argument("--settings", nargs="+", required=True, metavar="SAMPLER@STEPS[/ENGINE]")
     ap.add_argument("--out", default=None, help="default outputs/benchmark_<task>")
     args, rest = ap.parse_known_args()
-    settings = [parse_setting(s) for s in args.settings]
+    settings = [Setting.parse(s) for s in args.settings]
     out = Path(args.out or f"outputs/benchmark_{args.task}")
     if args.task == "qm9":
-        _call("benchmark_qm9.py", ["--settings", *[f"{s}@{n}" for s, n in settings], "--out", str(out), *rest])
+        _call("benchmark_qm9.py", ["--settings", *map(str, settings), "--out", str(out), *rest])
         return
-    for sampler, n_steps in settings:
-        _call("benchmark_pockets.py", ["--sampler", sampler, "--n_steps", str(n_steps),
-                                       "--out", str(out / setting_slug(sampler, n_steps)), *rest])
+    for st in settings:
+        _call("benchmark_pockets.py", ["--sampler", st.sampler, "--n_steps", str(st.n_steps), "--engine", str(st.engine),
+                                       "--out", str(out / st.slug), *rest])
     if "--skip_eval" not in rest:
-        rows = [_pocket_row(out / setting_slug(s, n), s, n) for s, n in settings]
+        rows = [_pocket_row(out / st.slug, st) for st in settings]
         table = _table(rows)
         write_text(out / "comparison.json", json.dumps(rows, indent=2))
         write_text(out / "comparison.md", table + "\n")
@@ -60,13 +61,13 @@ def _call(script: str, argv: list[str]) -> None:
         raise RuntimeError(f"{script} failed (exit {done.returncode})")
 
 
-def _pocket_row(folder: Path, sampler: str, n_steps: int) -> dict:
+def _pocket_row(folder: Path, st: Setting) -> dict:
     path = folder / "results.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no results for {sampler}@{n_steps}")
+        raise FileNotFoundError(f"{path}: no results for {st}")
     res = json.loads(path.read_text())
     t = res.get("timing") or {}
-    row = {"sampler": sampler, "nfe": n_steps, "n_pockets": res["n_pockets"],
+    row = {"sampler": st.sampler, "engine": str(st.engine), "nfe": st.n_steps, "n_pockets": res["n_pockets"],
            "seconds_per_pocket": t.get("mean_seconds_per_pocket"), "device": t.get("device"),
            "molecules_per_s": t["n_samples_per_pocket"] / t["mean_seconds_per_pocket"] if t else None}
     return row | {k: res.get(k) for k, _, _ in POCKET_COLUMNS}
@@ -79,10 +80,10 @@ def _fmt(v, kind: str) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    head = ["sampler", "NFE", "s / pocket", "molecules/s"] + [label for _, label, _ in POCKET_COLUMNS]
+    head = ["sampler", "engine", "NFE", "s / pocket", "molecules/s"] + [label for _, label, _ in POCKET_COLUMNS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["sampler"], str(r["nfe"]), _fmt(r["seconds_per_pocket"], "f2"), _fmt(r["molecules_per_s"], "f1")]
+        cells = [r["sampler"], r["engine"], str(r["nfe"]), _fmt(r["seconds_per_pocket"], "f2"), _fmt(r["molecules_per_s"], "f1")]
         cells += [_fmt(r[k], kind) for k, _, kind in POCKET_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     device = rows[0]["device"] if rows else "?"

@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--n_samples", type=int, default=100, help="molecules per pocket")
     ap.add_argument("--n_steps", type=int, default=None)
     ap.add_argument("--sampler", default=None, help="sampler string as in sample.py (default: the model's)")
+    ap.add_argument("--engine", default="fp32", help="network precision/compilation as in sample.py --engine")
     ap.add_argument("--limit", type=int, default=None, help="only the first N pockets")
     ap.add_argument("--per_protein", type=int, default=None,
                     help="only the first N complexes of each protein (congeneric series share a pocket)")
@@ -128,6 +129,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
     from moldiff.atomic import save_npz
     from moldiff.benchmark import device_name, synchronize
     from moldiff.convert import pack_arrays
+    from moldiff.engine import Engine
     from moldiff.malloc import keep_freed_memory
     from moldiff.samplers import SamplerSpec
 
@@ -139,10 +141,12 @@ def _sample(args, arrays, idx, out: Path) -> None:
     n_steps = args.n_steps or model.cfg.sample.n_steps
     sampler = str(SamplerSpec.parse(args.sampler or model.cfg.sample.sampler))
     steric = model.steric_distance(args.steric)
+    engine = Engine.parse(args.engine)
     rep = model.cfg.data.pocket_representation
     fragments = _fragments(arrays, idx, args.task, model.vocab) if args.task != "denovo" else {}
-    warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation is not timed
-    model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0))
+    warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation (and compilation) is not timed
+    model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0),
+                           sampler, steric=steric, engine=engine)
     mols, which, seconds, skipped = [], [], [], {}
     for k, i in enumerate(tqdm(idx, desc="pockets")):
         fixed = None
@@ -161,7 +165,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         synchronize(model.device)
         start = time.perf_counter()
         got = model.sample_in_pocket(pocket, sizes, n_steps, gen, sampler, fixed=fixed, resamplings=args.resamplings,
-                                     jump_length=args.jump_length, steric=steric)
+                                     jump_length=args.jump_length, steric=steric, engine=engine)
         synchronize(model.device)
         seconds.append(time.perf_counter() - start)
         mols += got
@@ -174,13 +178,14 @@ def _sample(args, arrays, idx, out: Path) -> None:
             {str(i): {k: v for k, v in f.items() if k != "fixed"} | _fixed_json(f.get("fixed"))
              for i, f in fragments.items()}, indent=1))
     timing = {"model": str(args.model), "task": args.task, "size": args.size, "sampler": sampler, "n_steps": n_steps,
+              "engine": str(engine),
               "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": steric,
               "n_samples_per_pocket": args.n_samples, "n_pockets": len(seconds), "skipped": skipped,
               "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
     write_text(out / "timing.json", json.dumps(timing, indent=2))
     print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), {sampler}, "
-          f"{n_steps} steps: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+          f"{n_steps} steps, {engine}: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
 
 
 def _reference(arrays, i: int):

@@ -3,8 +3,9 @@
     python scripts/benchmark_qm9.py --model qm9 --n_samples 10000 --steps 50 100 250 500 1000 --out outputs/bench_qm9
     python scripts/benchmark_qm9.py --settings ancestral@1000 ddim@50 dpm2m@25 dpm2m:spacing=logsnr@25 ...
 
-A setting is ``SAMPLER@STEPS`` (sampler strings as in ``sample.py --sampler``); ``--steps N ...``
-is short for ``--sampler``'s setting at each N. Samples every setting with the same seed, timing
+A setting is ``SAMPLER@STEPS[/ENGINE]`` (sampler strings as in ``sample.py --sampler``, engines as
+in ``--engine``: ``dpm2m@25/bf16+compile``); ``--steps N ...`` is short for ``--sampler``'s
+setting at each N. Samples every setting with the same seed, timing
 each run (molecules/s, batch size, device), and saves the molecules as compact arrays
 (``samples_<setting>.npz``, timings in ``timing.json``).
 On a GPU, float32 matrix products use TF32 (as in ``scripts/sample.py``). It then evaluates them with
@@ -20,7 +21,7 @@ import os
 from pathlib import Path
 
 from moldiff.atomic import write_text
-from moldiff.benchmark import parse_setting, setting_slug
+from moldiff.benchmark import Setting
 from moldiff.cli import run
 
 #: EDM (Hoogeboom et al. 2022, Table 1), QM9 with hydrogens, 1000 steps.
@@ -34,8 +35,9 @@ def main() -> None:
     ap.add_argument("--model", default="qm9", help="shipped model name or weights/checkpoint path")
     ap.add_argument("--n_samples", type=int, default=10000)
     ap.add_argument("--steps", type=int, nargs="+", default=[50, 100, 250, 500, 1000])
-    ap.add_argument("--settings", nargs="+", default=None, metavar="SAMPLER@STEPS",
-                    help="sampler settings to compare, e.g. ancestral@1000 dpm2m@25 (overrides --steps/--sampler)")
+    ap.add_argument("--settings", nargs="+", default=None, metavar="SAMPLER@STEPS[/ENGINE]",
+                    help="sampler settings to compare, e.g. ancestral@1000 dpm2m@25 dpm2m@25/bf16+compile "
+                         "(overrides --steps/--sampler)")
     ap.add_argument("--batch_size", type=int, default=2500)
     ap.add_argument("--sampler", default="ancestral", help="with --steps: the sampler of every step count")
     ap.add_argument("--seed", type=int, default=0)
@@ -47,7 +49,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.n_samples < 1 or args.batch_size < 1 or min(args.steps) < 1:
         raise ValueError("--n_samples, --batch_size and --steps must be positive")
-    args.settings = [parse_setting(s) for s in (args.settings or [f"{args.sampler}@{n}" for n in args.steps])]
+    args.settings = [Setting.parse(s) for s in (args.settings or [f"{args.sampler}@{n}" for n in args.steps])]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.eval_only:
@@ -68,14 +70,15 @@ def _sample(args, out: Path) -> None:
     tf32 = device.startswith("cuda")
     torch.backends.cuda.matmul.allow_tf32 = tf32  # as scripts/sample.py does on GPUs
     model = load_model(args.model, device)
-    for sampler, n_steps in args.settings:
-        arrays, timing = timed_sampling(model, args.n_samples, n_steps, args.batch_size, args.seed, sampler)
-        save_npz(out / f"samples_{setting_slug(sampler, n_steps)}.npz", pack_arrays(arrays))
+    for st in args.settings:
+        arrays, timing = timed_sampling(model, args.n_samples, st.n_steps, args.batch_size, args.seed, st.sampler,
+                                        engine=st.engine)
+        save_npz(out / f"samples_{st.slug}.npz", pack_arrays(arrays))
         timings = _timings(out)
-        timings[f"{sampler}@{n_steps}"] = {"model": str(args.model), "explicit_h": "H" in model.vocab.elements,
-                                           "tf32": tf32, **timing.to_dict()}
+        timings[str(st)] = {"model": str(args.model), "explicit_h": "H" in model.vocab.elements, "tf32": tf32,
+                            **timing.to_dict()}
         write_text(out / "timing.json", json.dumps(timings, indent=2))
-        print(f"{sampler}, {n_steps} steps: {timing.n_samples} molecules in {timing.seconds:.1f} s = "
+        print(f"{st}: {timing.n_samples} molecules in {timing.seconds:.1f} s = "
               f"{timing.molecules_per_s:.1f} molecules/s (batch {timing.batch_size}, {timing.device})", flush=True)
 
 
@@ -90,15 +93,15 @@ def _evaluate(args, out: Path) -> None:
     data = load_qm9(args.data)
     train = train_smiles(data)
     rows = []
-    for sampler, n_steps in args.settings:
-        path = out / f"samples_{setting_slug(sampler, n_steps)}.npz"
+    for st in args.settings:
+        path = out / f"samples_{st.slug}.npz"
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no saved samples for {sampler}@{n_steps} (run without --eval_only first)")
+            raise FileNotFoundError(f"{path}: no saved samples for {st} (run without --eval_only first)")
         arrays = unpack_arrays(np.load(path))
-        timing = _timings(out)[f"{sampler}@{n_steps}"]
+        timing = _timings(out)[str(st)]
         metrics = evaluate_arrays(arrays, timing["explicit_h"], train)
-        rows.append({"name": f"moldiff, {sampler}, {n_steps} steps", "sampler": sampler, "steps": n_steps,
-                     "nfe": n_steps, **metrics, "timing": timing})
+        engine = "" if str(st) == f"{st.sampler}@{st.n_steps}" else f", {st.engine}"
+        rows.append({"name": f"moldiff, {st.sampler}, {st.n_steps} steps{engine}", "sampler": st.sampler + engine, "steps": st.n_steps, "nfe": st.n_steps, **metrics, "timing": timing})
         print(f"evaluated {path.name}", flush=True)
     elements = np.asarray(data.vocab.elements)
     test = []
@@ -111,7 +114,7 @@ def _evaluate(args, out: Path) -> None:
     write_text(out / "results.json", json.dumps(rows, indent=2))
     write_text(out / "results.md", table + "\n")
     _plot(rows, out / "quality_vs_steps.png")
-    _grid(out, max(args.settings, key=lambda st: st[1]))
+    _grid(out, max(args.settings, key=lambda st: st.n_steps))
     print(json.dumps(rows, indent=2))
     print(table)
 
@@ -169,7 +172,7 @@ def _plot(rows: list[dict], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _grid(out: Path, setting: tuple[str, int]) -> None:
+def _grid(out: Path, setting: Setting) -> None:
     """2D drawings of the first 24 valid molecules of ``setting`` (the one with the most steps)."""
     import numpy as np
 
@@ -178,7 +181,7 @@ def _grid(out: Path, setting: tuple[str, int]) -> None:
     from moldiff.chem.draw import grid_png
     from moldiff.convert import unpack_arrays
 
-    slug = setting_slug(*setting)
+    slug = setting.slug
     mols = arrays_to_mols(unpack_arrays(np.load(out / f"samples_{slug}.npz"))[:200])
     valid = [m for m in mols if m.GetIntProp("moldiff_valid")][:24]
     grid_png(valid, out / f"molecules_{slug}.png", legends=[canonical_smiles(m) or "" for m in valid])

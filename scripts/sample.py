@@ -27,6 +27,9 @@ def main() -> None:
     ap.add_argument("--sampler", default=None,
                     help="ancestral, ddim[:eta=E] or dpm2m, optionally with ,spacing=uniform|quadratic|logsnr "
                          "(e.g. dpm2m:spacing=logsnr; default: the model's)")
+    ap.add_argument("--engine", default=None,
+                    help="network precision: fp32 (default) or bf16 (GPUs), optionally +compile (torch.compile), "
+                         "e.g. bf16+compile")
     ap.add_argument("--batch_size", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
@@ -56,6 +59,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.n_samples < 1:
         raise ValueError(f"--n_samples must be >= 1, got {args.n_samples}")
+    if args.engine is not None:
+        from moldiff.engine import Engine
+
+        Engine.parse(args.engine)  # a bad engine string fails before anything is loaded
     if args.pocket is None and (args.ref_ligand or args.resi_list or args.center):
         raise ValueError("--ref_ligand, --resi_list and --center define a pocket: give the protein with --pocket")
     import torch
@@ -80,7 +87,7 @@ def main() -> None:
         raise ValueError("--fix_smarts and --fix_indices choose atoms of the --fix_atoms file: give it")
     mols = sample(model, args.n_samples, args.n_steps, _num_atoms(args.num_atoms), args.seed, args.batch_size,
                   args.sampler, pocket=pocket, fixed=fixed, resamplings=args.resamplings, jump_length=args.jump_length,
-                  steric=args.steric)
+                  steric=args.steric, engine=args.engine)
     if args.relax:
         if pocket is None:
             raise ValueError("--relax needs a pocket (--pocket)")
