@@ -145,7 +145,8 @@ def profile_sampling(model: MolDiffModel, sizes: torch.Tensor, engines: list[Eng
     device = model.device
     model.denoiser.eval()
     if context is not None:
-        context = Context(context.pos.to(device), context.h.to(device), context.batch.to(device))
+        context = Context(context.pos.to(device, torch.float32), context.h.to(device, torch.float32),
+                          context.batch.to(device))
     topo = Topology.from_sizes(sizes, device=device, context=context)
     like = torch.zeros(1, device=device)
     x = model.process.prior(topo, like, torch.Generator(device=device).manual_seed(seed))
