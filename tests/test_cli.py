@@ -92,11 +92,14 @@ def test_seeded_sampling_is_reproducible_and_lightning_checkpoint_loads(trained,
 def test_few_step_sampler_from_the_cli_and_bad_sampler_string(trained, tmp_path):
     sdf = tmp_path / "fast.sdf"
     res = cli("sample.py", "--model", trained / "model.pt", "--n_samples", 3, "--n_steps", 3,
-              "--sampler", "dpm2m:spacing=logsnr", "--outfile", sdf, "--device", "cpu")
+              "--sampler", "dpm2m:spacing=logsnr", "--engine", "bf16", "--outfile", sdf, "--device", "cpu")
     assert res.returncode == 0, res.stderr[-2000:]
     assert sdf.read_text().count(">  <sampler>\ndpm2m:spacing=logsnr\n") == 3
+    assert sdf.read_text().count(">  <engine>\nbf16\n") == 3
     one_line_error(cli("sample.py", "--model", trained / "model.pt", "--sampler", "ddim:eta=3",
                        "--outfile", sdf, "--device", "cpu"), "eta must lie in [0, 1]")
+    one_line_error(cli("sample.py", "--model", trained / "model.pt", "--engine", "fp16",
+                       "--outfile", sdf, "--device", "cpu"), "engine precision")
     assert sdf.read_text().count("$$$$") == 3  # the earlier output survives
 
 
@@ -155,15 +158,32 @@ def test_benchmark_qm9_samples_times_and_evaluates(trained, small_qm9, tmp_path)
     from moldiff.convert import unpack_arrays
 
     out = tmp_path / "bench"
-    res = cli("benchmark_qm9.py", "--model", trained / "model.pt", "--n_samples", 6, "--steps", 2, 3,
+    res = cli("benchmark_qm9.py", "--model", trained / "model.pt", "--n_samples", 6,
+              "--settings", "ancestral@2", "ancestral@3", "ancestral@3/bf16",
               "--batch_size", 4, "--device", "cpu", "--data", small_qm9, "--out", out)
     assert res.returncode == 0, res.stderr[-2000:]
     rows = json.loads((out / "results.json").read_text())
-    assert [r["steps"] for r in rows] == [2, 3, None, 1000]  # ours, ours, QM9 test split, EDM
-    assert all(r["n_molecules"] == 6 and r["timing"]["n_samples"] == 6 and r["timing"]["seconds"] > 0 for r in rows[:2])
-    assert rows[2]["validity"] == 1.0  # the dataset's own molecules under the same code
+    assert [r["steps"] for r in rows] == [2, 3, 3, None, 1000]  # ours x 3, QM9 test split, EDM
+    assert [r["timing"]["engine"] for r in rows[:3]] == ["fp32", "fp32", "bf16"]
+    assert all(r["n_molecules"] == 6 and r["timing"]["n_samples"] == 6 and r["timing"]["seconds"] > 0 for r in rows[:3])
+    assert rows[3]["validity"] == 1.0  # the dataset's own molecules under the same code
     assert len(unpack_arrays(np.load(out / "samples_ancestral_3.npz"))) == 6
     assert (out / "quality_vs_steps.png").stat().st_size > 0 and "| moldiff, ancestral, 3 steps | 6 | 3 |" in res.stdout
     res = cli("benchmark_qm9.py", "--eval_only", "--steps", 7, "--data", small_qm9, "--out", out)
     one_line_error(res, "samples_ancestral_7.npz")
     one_line_error(cli("benchmark_qm9.py", "--settings", "dpm2m", "--out", out), "expected SAMPLER@STEPS")
+
+
+def test_profile_sampling_reports_each_engine(trained, tmp_path):
+    out = tmp_path / "prof"
+    res = cli("profile_sampling.py", "--model", trained / "model.pt", "--batch_size", 4, "--engines", "fp32", "bf16",
+              "--n_steps", 2, "--repeats", 2, "--device", "cpu", "--out", out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = json.loads((out / "profile.json").read_text())
+    assert [r["engine"] for r in rows] == ["fp32", "bf16"]
+    assert rows[0]["pos_rel_error"] == 0.0 and rows[0]["atom_type_agreement"] == 1.0  # fp32 is the reference
+    assert 0.0 < rows[1]["pos_rel_error"] < 0.05  # bf16 really ran, and close
+    assert all(r["network_ms"] > 0 and r["step_ms"] > 0 and r["n_molecules"] == 4 for r in rows)
+    assert "| bf16 |" in (out / "profile.md").read_text()
+    one_line_error(cli("profile_sampling.py", "--model", trained / "model.pt", "--engines", "int8", "--device", "cpu"),
+                   "engine precision")

@@ -180,14 +180,15 @@ def test_benchmark_compares_sampler_settings_on_pockets(pocket_model, tmp_path):
 
     cache = pocket_model.parent.parent / "demo.npz"
     out = tmp_path / "cmp"
-    res = cli("benchmark.py", "--task", "pocket", "--settings", "ancestral@3", "dpm2m:spacing=logsnr@2",
+    res = cli("benchmark.py", "--task", "pocket", "--settings", "ancestral@3", "dpm2m:spacing=logsnr@2/bf16",
               "--cache", cache, "--split", "val", "--model", pocket_model, "--n_samples", 3, "--device", "cpu",
               "--out", out)
     assert res.returncode == 0, res.stderr[-2000:]
     rows = json.loads((out / "comparison.json").read_text())
-    assert [(r["sampler"], r["nfe"]) for r in rows] == [("ancestral", 3), ("dpm2m:spacing=logsnr", 2)]
+    assert [(r["sampler"], r["engine"], r["nfe"]) for r in rows] == [("ancestral", "fp32", 3),
+                                                                      ("dpm2m:spacing=logsnr", "bf16", 2)]
     assert all(r["n_pockets"] == 2 and 0.0 <= r["validity_mean"] <= 1.0 and r["molecules_per_s"] > 0 for r in rows)
-    timing = json.loads((out / "dpm2m_spacing_logsnr_2" / "timing.json").read_text())
-    assert (timing["sampler"], timing["n_steps"]) == ("dpm2m:spacing=logsnr", 2)
-    assert "| dpm2m:spacing=logsnr | 2 |" in res.stdout
+    timing = json.loads((out / "dpm2m_spacing_logsnr_2_bf16" / "timing.json").read_text())
+    assert (timing["sampler"], timing["n_steps"], timing["engine"]) == ("dpm2m:spacing=logsnr", 2, "bf16")
+    assert "| dpm2m:spacing=logsnr | bf16 | 2 |" in res.stdout
     one_line_error(cli("benchmark.py", "--task", "pocket", "--settings", "ddim@0", "--cache", cache), "SAMPLER@STEPS")
