@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(PY) scripts/sample.py --model qm9 --n_samples 100 --n_steps 100 --seed 0 --outfile outputs/demo/samples.sdf
+	$(PY) scripts/sample.py --model qm9 --n_samples 100 --seed 0 --outfile outputs/demo/samples.sdf
 	$(PY) scripts/evaluate.py outputs/demo/samples.sdf --out outputs/demo
 
 demo-pocket: setup

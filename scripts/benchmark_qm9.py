@@ -142,6 +142,8 @@ def _table(rows: list[dict]) -> str:
 
 
 def _plot(rows: list[dict], path: Path) -> None:
+    """Molecule stability and validity against network evaluations (one line per sampler and
+    engine), and molecule stability against molecules/s, with the QM9 test split and EDM marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,23 +151,26 @@ def _plot(rows: list[dict], path: Path) -> None:
 
     ours = [r for r in rows if "timing" in r]
     ref = {r["name"]: r for r in rows if "timing" not in r}
-    fig, ax = plt.subplots(figsize=(9.5, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     samplers = list(dict.fromkeys(r["sampler"] for r in ours))
-    for (key, label), color in zip([("mol_stable", "molecule stability (EDM distance rule)"),
-                                    ("mol_stable_valence", "molecule stability (model bonds)"), ("validity", "validity"),
-                                    ("validity_x_uniqueness", "validity × uniqueness")], ["C0", "C3", "C1", "C2"]):
-        for sampler, marker in zip(samplers, "os^vD<>p*h"):
-            mine = sorted((r for r in ours if r["sampler"] == sampler), key=lambda r: r["steps"])
-            ax.plot([r["steps"] for r in mine], [100 * r[key] for r in mine], marker=marker, ls="-", color=color,
-                    label=f"{label}, {sampler}")
-        edm = ref["EDM (published, 1000 steps)"].get(key)
+    for k, sampler in enumerate(samplers):
+        mine = sorted((r for r in ours if r["sampler"] == sampler), key=lambda r: r["steps"])
+        style = {"marker": "os^vD<>p*hX"[k % 11], "color": f"C{k % 10}", "label": sampler}
+        for ax, key in zip(axes[:2], ("mol_stable", "validity")):
+            ax.plot([r["steps"] for r in mine], [100 * r[key] for r in mine], **style)
+        axes[2].plot([r["timing"]["molecules_per_s"] for r in mine], [100 * r["mol_stable"] for r in mine], **style)
+    for ax, key, title in zip(axes, ("mol_stable", "validity", "mol_stable"),
+                              ("molecule stability (EDM distance rule)", "validity", "molecule stability vs speed")):
+        test, edm = ref["QM9 test split (same code)"].get(key), ref["EDM (published, 1000 steps)"].get(key)
+        ax.axhline(100 * test, color="grey", ls="--", lw=1, label="QM9 test split")
         if edm is not None:
-            ax.plot([1000], [100 * edm], "x", color=color, markersize=10, label=f"EDM {label} (1000 steps)")
-    test = ref["QM9 test split (same code)"]["mol_stable"]
-    ax.axhline(100 * test, color="grey", ls="--", lw=1, label="QM9 test molecule stability")
-    ax.set(xscale="log", xlabel="sampling steps (network evaluations)", ylabel="%",
-           title=f"QM9, {int(ours[0]['n_molecules'])} samples per point")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+            ax.axhline(100 * edm, color="black", ls=":", lw=1, label="EDM, 1000 steps (published)")
+        ax.set(xscale="log", ylabel="%", title=title,
+               xlabel="molecules/s" if ax is axes[2] else "network evaluations per molecule")
+    device = ours[0]["timing"].get("device", "?")
+    axes[2].set_xlabel(f"molecules/s ({device})")
+    axes[2].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"QM9, {int(ours[0]['n_molecules'])} samples per point")
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=120)

@@ -1,6 +1,6 @@
 """Sample molecules to SDF.
 
-Unconditional (QM9):  python scripts/sample.py --model qm9 --n_samples 1000 --n_steps 500 --outfile out.sdf
+Unconditional (QM9):  python scripts/sample.py --model qm9 --n_samples 1000 --outfile out.sdf   (--sampler, --n_steps, --engine: speed)
 In a protein pocket:  python scripts/sample.py --pocket target.pdb --ref_ligand ligand.sdf --n_samples 100 --outfile out.sdf
 (the pocket is one of: --ref_ligand, --resi_list A:45 A:46, or --center x y z --radius r;
  steric guidance keeps generated atoms 2.5 Å from the pocket atoms while sampling: --steric DIST, 0 = off)
