@@ -42,12 +42,20 @@ class MoleculeDataset(torch.utils.data.Dataset):
 class ShuffledBatches(torch.utils.data.Sampler):
     """An endless stream of training batches: epoch e is a permutation drawn from (seed, e),
     cut into full batches. Batch k of the stream depends only on (seed, k), so a run resumed
-    at step k (``start=k``) sees exactly the batches the uninterrupted run would have seen."""
+    at stream position k (``start=k``) sees exactly the batches the uninterrupted run would have seen.
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0):
+    Under data parallelism (``world_size`` ranks) the ranks deal the stream between them: rank r
+    takes batches start + r, start + r + world_size, ... Each optimizer step then consumes
+    ``world_size`` consecutive stream batches, so a run can resume on another number of devices
+    from the stream position it stopped at."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0, world_size: int = 1):
         if n < batch_size:
             raise ValueError(f"training set ({n} molecules) is smaller than one batch ({batch_size})")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside 0..{world_size - 1}")
         self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
+        self.rank, self.world_size = rank, world_size
         self.per_epoch = n // batch_size
 
     def __iter__(self):
@@ -56,7 +64,8 @@ class ShuffledBatches(torch.utils.data.Sampler):
             epoch, b = divmod(k, self.per_epoch)
             perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
             for b in range(b, self.per_epoch):
-                yield perm[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+                if (epoch * self.per_epoch + b - self.start) % self.world_size == self.rank:
+                    yield perm[b * self.batch_size:(b + 1) * self.batch_size].tolist()
             k = (epoch + 1) * self.per_epoch
 
 
@@ -100,11 +109,16 @@ class MoleculeDataModule(pl.LightningDataModule):
         return list(getattr(ds, "follow_batch", ())) or None
 
     def train_dataloader(self) -> DataLoader:
-        """Endless shuffled batches starting at the trainer's (restored) step; the loader's own
-        generator keeps worker seeding off the global RNG, which holds the noise."""
+        """Endless shuffled batches from the (restored) stream position, dealt between the
+        ranks under DDP; the loader's own generator keeps worker seeding off the global RNG,
+        which holds the noise."""
         ds = self.dataset("train")
-        start = self.trainer.global_step if self.trainer is not None else 0
-        batches = ShuffledBatches(len(ds), min(self.batch_size, len(ds)), self.seed, start)
+        start, rank, world = 0, 0, 1
+        if self.trainer is not None:
+            module = self.trainer.lightning_module
+            start = getattr(module, "stream_position", self.trainer.global_step)
+            rank, world = self.trainer.global_rank, self.trainer.world_size
+        batches = ShuffledBatches(len(ds), min(self.batch_size, len(ds)), self.seed, start, rank, world)
         return DataLoader(ds, batch_sampler=batches, num_workers=self.num_workers, follow_batch=self._follow(ds),
                           persistent_workers=self.num_workers > 0, generator=torch.Generator().manual_seed(self.seed))
 

@@ -126,6 +126,7 @@ def train(cfg: Config, resume: str | None = None) -> Path:
         num_sanity_val_steps=0, logger=CSVLogger(out, name="logs"), log_every_n_steps=t.log_every_n_steps,
         callbacks=[ckpt, TQDMProgressBar(refresh_rate=20), *([WallClockStop(t.max_time_minutes)] if t.max_time_minutes else [])],
         enable_model_summary=False,
+        use_distributed_sampler=False,  # ShuffledBatches deals the stream between the ranks itself
     )
     trainer.fit(system, datamodule=dm, ckpt_path=resume, weights_only=False)  # our own checkpoints carry RNG state
     trainer.save_checkpoint(last)  # also when stopped by max_time, so the next chunk resumes here

@@ -64,7 +64,9 @@ class DiffusionSystem(pl.LightningModule):
         self.cfg = config_from_dict(config)
         self.net = MolDiffModel(self.cfg, Vocab.from_dict(vocab), marginals, size_hist, size_model)
         self.ema = AveragedModel(self.net.denoiser, multi_avg_fn=get_ema_multi_avg_fn(self.cfg.train.ema_decay))
+        self.ema.requires_grad_(False)  # updated by averaging, never by gradients (DDP must not wait for them)
         self.train_smiles: set[str] | None = None
+        self._stream_start, self._segment_step = 0, 0  # stream position and step when this run (segment) began
 
     @property
     def process(self):
@@ -131,12 +133,28 @@ class DiffusionSystem(pl.LightningModule):
         t = self.cfg.train
         return torch.optim.AdamW(self.net.denoiser.parameters(), lr=t.lr, weight_decay=t.weight_decay)
 
+    @property
+    def stream_position(self) -> int:
+        """Training batches of the data stream consumed so far, over all ranks (each optimizer
+        step takes one per rank); where a resumed run's loader starts."""
+        world = self.trainer.world_size if self._trainer is not None else 1
+        return self._stream_start + (self.global_step - self._segment_step) * world
+
+    def on_train_start(self) -> None:
+        """Under DDP, give every rank its own noise stream (seeded by rank and step; a single
+        device keeps the restored RNG state, so its resumption stays exact)."""
+        if self.trainer.world_size > 1:
+            torch.manual_seed(self.cfg.train.seed + 1_000_003 * self.global_step + 7_919 * self.global_rank)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["stream_position"] = self.stream_position
         checkpoint["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                              "python": random.getstate(),
                              "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._segment_step = int(checkpoint.get("global_step", 0))
+        self._stream_start = int(checkpoint.get("stream_position", self._segment_step))  # older: one device
         rng = checkpoint.get("rng")
         if rng is None:
             return
