@@ -5,6 +5,11 @@ In a protein pocket:  python scripts/sample.py --pocket target.pdb --ref_ligand 
 (the pocket is one of: --ref_ligand, --resi_list A:45 A:46, or --center x y z --radius r;
  steric guidance keeps generated atoms 2.5 Å from the pocket atoms while sampling: --steric DIST, 0 = off)
 
+Many pockets:        python scripts/sample.py --pockets pockets.csv --out_dir screen/ [--devices N]
+(a CSV with columns protein and one of ref_ligand / resi_list / center + radius per row, optionally
+ name and n_samples; one SDF per pocket plus index.csv; a rerun skips finished pockets;
+ --devices N spreads the pockets over N GPUs, or N processes on the CPU)
+
 Inpainting (fixed atoms stay exactly in place and come first in every molecule, in file order):
   grow a fragment:    --fix_atoms fragment.sdf --num_atoms 25
   link fragments:     --fix_atoms frag1.sdf frag2.sdf --num_atoms 24
@@ -16,7 +21,7 @@ import argparse
 from moldiff.cli import run
 
 
-def main() -> None:
+def main() -> int | None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="shipped model name or checkpoint/weights path "
                     "(default: 'pocket' with --pocket, else 'qm9')")
@@ -47,6 +52,10 @@ def main() -> None:
     pocket.add_argument("--steric", type=float, default=None, metavar="DIST",
                         help="steric guidance: keep generated atoms at least DIST Å from pocket atoms while sampling "
                              "(default: the model's, 2.5 for the shipped pocket model; 0 turns it off)")
+    pocket.add_argument("--pockets", default=None, metavar="CSV",
+                        help="sample in every pocket of a CSV (see above) into --out_dir")
+    pocket.add_argument("--out_dir", default=None, help="with --pockets: folder of per-pocket SDFs and index.csv")
+    pocket.add_argument("--devices", type=int, default=1, help="with --pockets: GPUs (or CPU processes) to use")
     pocket.add_argument("--relax", action="store_true",
                         help="relax each valid ligand with MMFF94, pocket atoms fixed (writes relax_rmsd)")
     fix = ap.add_argument_group("inpainting (fixed atoms)")
@@ -75,6 +84,8 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")  # TF32 matrix products on GPUs (faster)
     if device == "cpu":
         keep_freed_memory()  # ~1.8x faster CPU sampling (moldiff.malloc)
+    if args.pockets:
+        return _screen(args, device)
     model = load_model(args.model or ("pocket" if args.pocket else "qm9"), device)
     pocket = None
     if args.pocket:
@@ -97,6 +108,35 @@ def main() -> None:
         mols = [m for m in mols if m.GetIntProp("moldiff_valid")]
     write_sdf(mols, args.outfile)
     print(f"wrote {len(mols)} molecules to {args.outfile} ({n_valid}/{args.n_samples} valid)")
+
+
+def _screen(args, device: str) -> int:
+    """--pockets: every pocket of the CSV, spread over --devices, resumable."""
+    import torch
+
+    from moldiff.api import load_model
+    from moldiff.screen import ScreenOptions, read_requests, sample_pockets
+
+    if args.pocket or args.fix_atoms or args.relax:
+        raise ValueError("--pockets takes the pockets from its CSV: leave out --pocket, --fix_atoms and --relax")
+    if not args.out_dir:
+        raise ValueError("--pockets needs --out_dir (one SDF per pocket and index.csv are written there)")
+    if args.devices < 1:
+        raise ValueError(f"--devices must be >= 1, got {args.devices}")
+    if device.startswith("cuda") and args.devices > torch.cuda.device_count():
+        raise ValueError(f"--devices {args.devices}: only {torch.cuda.device_count()} GPU(s) visible")
+    requests = read_requests(args.pockets, args.n_samples)
+    load_model(args.model or "pocket").check_pocket_given(True)  # a non-pocket model fails here, once
+    devices = [f"cuda:{k}" for k in range(args.devices)] if device.startswith("cuda") else ["cpu"] * args.devices
+    options = ScreenOptions(args.model or "pocket", args.n_steps, args.sampler, args.engine, args.steric,
+                            _num_atoms(args.num_atoms), args.batch_size, args.seed, args.pocket_cutoff,
+                            args.keep_hetero, args.sanitize)
+    rows = sample_pockets(requests, args.out_dir, options, devices)
+    failed = [r for r in rows if r["status"] != "ok"]
+    print(f"{len(rows) - len(failed)} of {len(rows)} pockets sampled into {args.out_dir} (index.csv)")
+    for r in failed:
+        print(f"  {r['name']}: {r.get('error') or r['status']}")
+    return 1 if len(failed) == len(rows) else 0
 
 
 def _num_atoms(text: str | None):

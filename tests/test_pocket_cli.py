@@ -192,3 +192,49 @@ def test_benchmark_compares_sampler_settings_on_pockets(pocket_model, tmp_path):
     assert (timing["sampler"], timing["n_steps"], timing["engine"]) == ("dpm2m:spacing=logsnr", 2, "bf16")
     assert "| dpm2m:spacing=logsnr | bf16 | 2 |" in res.stdout
     one_line_error(cli("benchmark.py", "--task", "pocket", "--settings", "ddim@0", "--cache", cache), "SAMPLER@STEPS")
+
+
+def _index(folder: Path) -> list[dict]:
+    with (folder / "index.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _sizes(sdf: Path) -> list[int]:
+    return [m.GetNumAtoms() for m in Chem.SDMolSupplier(str(sdf), sanitize=False, removeHs=False)]
+
+
+def test_many_pockets_one_sdf_each_resume_and_two_processes(pocket_model, tmp_path):
+    table = tmp_path / "pockets.csv"
+    table.write_text("protein,ref_ligand,resi_list,center,radius,name,n_samples\n"
+                     f"{PROTEIN},{LIGAND},,,,by_ligand,3\n"
+                     f"{PROTEIN},,,19.0 5.0 2.0,9,by_center,2\n"
+                     f"missing.pdb,{LIGAND},,,,broken,2\n")
+    common = ["--pockets", table, "--model", pocket_model, "--n_steps", 2, "--device", "cpu", "--seed", 5]
+    out = tmp_path / "screen"
+    res = cli("sample.py", *common, "--out_dir", out)
+    assert res.returncode == 0, res.stderr[-2000:]  # one bad pocket does not stop the others
+    rows = _index(out)
+    assert [(r["name"], r["status"]) for r in rows] == [("by_ligand", "ok"), ("by_center", "ok"), ("broken", "error")]
+    assert "missing.pdb" in rows[2]["error"] and "2 of 3 pockets" in res.stdout
+    assert [int(r["seed"]) for r in rows[:2]] == [5, 6]
+    assert len(_sizes(out / "by_ligand.sdf")) == 3 and len(_sizes(out / "by_center.sdf")) == 2
+
+    stamp = (out / "by_ligand.sdf").stat().st_mtime_ns
+    (out / "by_center.sdf").unlink()  # as if interrupted before this pocket finished
+    res = cli("sample.py", *common, "--out_dir", out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (out / "by_ligand.sdf").stat().st_mtime_ns == stamp  # finished pockets are not redone
+    assert [r["status"] for r in _index(out)] == ["ok", "ok", "error"]
+
+    two = tmp_path / "screen2"
+    res = cli("sample.py", *common, "--out_dir", two, "--devices", 2)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for name in ("by_ligand", "by_center"):  # seeds follow the row, not the worker: same sizes
+        assert _sizes(two / f"{name}.sdf") == _sizes(out / f"{name}.sdf")
+
+    one_line_error(cli("sample.py", "--pockets", table, "--device", "cpu"), "--out_dir")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ligand\nx.sdf\n")
+    one_line_error(cli("sample.py", "--pockets", bad, "--out_dir", out, "--device", "cpu"), "bad.csv", "protein")
+    bad.write_text(f"protein,ref_ligand,center,radius\n{PROTEIN},{LIGAND},1 2 3,5\n")
+    one_line_error(cli("sample.py", "--pockets", bad, "--out_dir", out, "--device", "cpu"), "row 1", "exactly one")

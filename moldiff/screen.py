@@ -1,0 +1,224 @@
+"""Sampling ligands for many pockets: a CSV of proteins and pocket definitions in, one SDF per
+pocket plus an index out, spread over several devices, resumable after an interruption.
+
+CSV columns: ``protein`` (PDB/mmCIF path), and per row exactly one pocket definition:
+``ref_ligand`` (SDF), ``resi_list`` (residues separated by spaces, e.g. ``A:45 A:46``) or
+``center`` (``x y z``) with ``radius``; optionally ``name`` (default: the protein's file stem,
+made unique) and ``n_samples``. Relative paths are read from the CSV's folder.
+
+Every pocket's SDF is written atomically as ``<out_dir>/<name>.sdf``, so an existing file means a
+finished pocket: a rerun skips those and samples the rest. Each pocket is sampled with seed
+``seed + row`` whichever device takes it, so results do not depend on the device count. A pocket
+that fails (missing file, empty selection, ...) gets its one-line error in ``index.csv`` and the
+others go on.
+"""
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from moldiff.cli import USER_ERRORS
+
+INDEX_COLUMNS = ("name", "protein", "sdf", "seed", "n_requested", "n_molecules", "n_valid", "seconds", "device",
+                 "status", "error")
+
+
+@dataclass(frozen=True)
+class PocketRequest:
+    """One CSV row: where the pocket is and how many molecules to sample in it."""
+
+    row: int
+    name: str
+    protein: Path
+    ref_ligand: Path | None = None
+    residues: tuple[str, ...] | None = None
+    center: tuple[float, float, float] | None = None
+    radius: float | None = None
+    n_samples: int = 100
+
+
+def read_requests(path: str | os.PathLike, n_samples: int) -> list[PocketRequest]:
+    """The rows of a pockets CSV (module docstring); a one-line ``ValueError("<path>: ...")`` for a
+    missing or unreadable file, no ``protein`` column, no rows, or a row whose pocket definition is
+    missing, ambiguous or malformed. Files themselves are checked when each pocket is sampled."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    with path.open(newline="") as handle:
+        try:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not a readable CSV ({e})") from None
+    if "protein" not in (reader.fieldnames or []):
+        raise ValueError(f"{path}: missing column 'protein' (and one of ref_ligand, resi_list, center + radius)")
+    if not rows:
+        raise ValueError(f"{path}: no pockets listed")
+    requests, seen = [], set()
+    for k, r in enumerate(rows):
+        get = lambda key: (r.get(key) or "").strip()  # noqa: E731
+        where = f"{path}, row {k + 1}"
+        if not get("protein"):
+            raise ValueError(f"{where}: no protein file")
+        given = [bool(get("ref_ligand")), bool(get("resi_list")), bool(get("center"))]
+        if sum(given) != 1:
+            raise ValueError(f"{where}: give exactly one of ref_ligand, resi_list, center (+ radius)")
+        center = radius = None
+        try:
+            if get("center"):
+                center = tuple(float(v) for v in get("center").replace(",", " ").split())
+                radius = float(get("radius"))
+                if len(center) != 3 or radius <= 0:
+                    raise ValueError
+            n = int(get("n_samples")) if get("n_samples") else n_samples
+        except ValueError:
+            raise ValueError(f"{where}: center must be 'x y z' with a positive radius, n_samples an integer") from None
+        if n < 1:
+            raise ValueError(f"{where}: n_samples must be >= 1")
+        name = get("name") or Path(get("protein")).stem
+        if name in seen:
+            name = f"{name}_{k + 1}"
+        seen.add(name)
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"{where}: name {name!r} must be a plain file name")
+        resolve = lambda v: None if not v else (Path(v) if Path(v).is_absolute() else path.parent / v)  # noqa: E731
+        requests.append(PocketRequest(k, name, resolve(get("protein")), resolve(get("ref_ligand")),
+                                      tuple(get("resi_list").split()) or None, center, radius, n))
+    return requests
+
+
+@dataclass
+class ScreenOptions:
+    """What every pocket is sampled with (as ``scripts/sample.py`` takes it)."""
+
+    model: str = "pocket"
+    n_steps: int | None = None
+    sampler: str | None = None
+    engine: str | None = None
+    steric: float | None = None
+    num_atoms: object = None
+    batch_size: int | None = None
+    seed: int = 0
+    cutoff: float = 8.0
+    keep_hetero: bool = False
+    sanitize: bool = False
+
+
+def sample_pockets(requests: list[PocketRequest], out_dir: str | os.PathLike, options: ScreenOptions,
+                   devices: list[str], progress: bool = True) -> list[dict]:
+    """Sample every request without an SDF in ``out_dir`` yet, spread over ``devices`` (one worker
+    process per device when there are several), and write ``index.csv``; returns its rows."""
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    earlier = _read_index(out / "index.csv")
+    rows: dict[str, dict] = {}
+    todo = []
+    for req in requests:
+        sdf = out / f"{req.name}.sdf"
+        if sdf.exists():
+            rows[req.name] = earlier.get(req.name) or _row(req, options, sdf, status="ok")
+        else:
+            todo.append(req)
+    bar = tqdm(total=len(todo), desc="pockets", disable=not progress)
+    if len(devices) == 1 or len(todo) <= 1:
+        _init_worker(devices[0], options, out, None)
+        for req in todo:
+            rows[req.name] = _sample_one(req)
+            _write_index(out, requests, rows)
+            bar.update()
+    else:
+        ctx = mp.get_context("spawn")  # CUDA cannot be forked
+        queue = ctx.Queue()
+        for d in devices:
+            queue.put(d)
+        threads = max(1, (os.cpu_count() or 1) // len(devices))  # CPU workers share the cores
+        with ctx.Pool(len(devices), initializer=_init_from_queue, initargs=(queue, options, out, threads)) as pool:
+            for row in pool.imap_unordered(_sample_one, todo):
+                rows[row["name"]] = row
+                _write_index(out, requests, rows)
+                bar.update()
+    bar.close()
+    return _write_index(out, requests, rows)
+
+
+_WORKER: dict = {}
+
+
+def _init_from_queue(queue, options: ScreenOptions, out: Path, threads: int) -> None:
+    _init_worker(queue.get(), options, out, threads)
+
+
+def _init_worker(device: str, options: ScreenOptions, out: Path, threads: int | None) -> None:
+    """Load the model once per worker, on its device (``threads``: CPU threads of this worker)."""
+    import torch
+
+    from moldiff.api import load_model
+
+    if device == "cpu":
+        from moldiff.malloc import keep_freed_memory
+
+        keep_freed_memory()
+        if threads:
+            torch.set_num_threads(threads)
+    torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
+    _WORKER.update(model=load_model(options.model, device), device=device, options=options, out=out)
+
+
+def _sample_one(req: PocketRequest) -> dict:
+    """Sample one pocket and write its SDF; errors become the row's ``error`` (never raises)."""
+    from moldiff.api import load_pocket, sample
+    from moldiff.chem.io import write_sdf
+
+    model, options, out = _WORKER["model"], _WORKER["options"], _WORKER["out"]
+    sdf = out / f"{req.name}.sdf"
+    start = time.perf_counter()
+    try:
+        pocket = load_pocket(req.protein, req.ref_ligand, req.residues, req.center, req.radius, options.cutoff,
+                             options.keep_hetero, model.cfg.data.pocket_representation)
+        mols = sample(model, req.n_samples, options.n_steps, options.num_atoms, options.seed + req.row,
+                      options.batch_size, options.sampler, progress=False, pocket=pocket, steric=options.steric,
+                      engine=options.engine)
+    except USER_ERRORS as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        return _row(req, options, sdf, status="error", error=msg.splitlines()[0] if msg else type(e).__name__)
+    n_valid = sum(m.GetIntProp("moldiff_valid") for m in mols)
+    if options.sanitize:
+        mols = [m for m in mols if m.GetIntProp("moldiff_valid")]
+    write_sdf(mols, sdf)
+    return _row(req, options, sdf, status="ok", n_molecules=len(mols), n_valid=n_valid,
+                seconds=round(time.perf_counter() - start, 3), device=_WORKER["device"])
+
+
+def _row(req: PocketRequest, options: ScreenOptions, sdf: Path, **values) -> dict:
+    row = {"name": req.name, "protein": str(req.protein), "sdf": sdf.name, "seed": options.seed + req.row,
+           "n_requested": req.n_samples, "n_molecules": "", "n_valid": "", "seconds": "", "device": "", "error": ""}
+    return row | values
+
+
+def _read_index(path: Path) -> dict[str, dict]:
+    if not path.exists():
+        return {}
+    with path.open(newline="") as handle:
+        return {r["name"]: r for r in csv.DictReader(handle) if r.get("status") == "ok"}
+
+
+def _write_index(out: Path, requests: list[PocketRequest], rows: dict[str, dict]) -> list[dict]:
+    """``index.csv`` (atomically) in CSV order; pockets not reached yet have status ``pending``."""
+    import io
+
+    from moldiff.atomic import write_text
+
+    table = [rows.get(r.name) or {"name": r.name, "protein": str(r.protein), "sdf": f"{r.name}.sdf",
+                                  "n_requested": r.n_samples, "status": "pending"} for r in requests]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=INDEX_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    write_text(out / "index.csv", buf.getvalue())
+    return table
