@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moldiff.cli import USER_ERRORS
+from moldiff.tables import read_rows
 
 INDEX_COLUMNS = ("name", "protein", "sdf", "seed", "n_requested", "n_molecules", "n_valid", "seconds", "device",
                  "status", "error")
@@ -46,18 +47,7 @@ def read_requests(path: str | os.PathLike, n_samples: int) -> list[PocketRequest
     missing or unreadable file, no ``protein`` column, no rows, or a row whose pocket definition is
     missing, ambiguous or malformed. Files themselves are checked when each pocket is sampled."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    with path.open(newline="") as handle:
-        try:
-            reader = csv.DictReader(handle)
-            rows = list(reader)
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a readable CSV ({e})") from None
-    if "protein" not in (reader.fieldnames or []):
-        raise ValueError(f"{path}: missing column 'protein' (and one of ref_ligand, resi_list, center + radius)")
-    if not rows:
-        raise ValueError(f"{path}: no pockets listed")
+    rows = read_rows(path, ("protein",), "pockets")
     requests, seen = [], set()
     for k, r in enumerate(rows):
         get = lambda key: (r.get(key) or "").strip()  # noqa: E731

@@ -10,7 +10,6 @@ cannot be prepared for Vina), is kept as a row with its ``error`` and counted, n
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from moldiff.chem.report import NUMERIC, aggregate_over_pockets, molecule_table, summarize
+from moldiff.tables import read_rows
 
 COLUMNS = ("pocket", "ref_ligand", "generated")
 #: Per-pocket columns aggregated by mean and median over pockets (those present).
@@ -43,19 +43,7 @@ def read_pocket_csv(path: str | os.PathLike) -> list[PocketJob]:
     file is missing, lacks a column or has no rows. Names default to the protein file's stem and
     are made unique with ``#<row>``; files are not checked here (see :func:`evaluate_pocket`)."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    with path.open(newline="") as handle:
-        try:
-            reader = csv.DictReader(handle)
-            rows = list(reader)
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a readable CSV ({e})") from None
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (need {', '.join(COLUMNS)})")
-    if not rows:
-        raise ValueError(f"{path}: no pockets listed")
+    rows = read_rows(path, COLUMNS, "pockets")
     base = path.parent
 
     def resolve(value: str | None) -> Path:
