@@ -26,6 +26,9 @@ def main() -> None:
     ap.add_argument("--keep_hetero", action="store_true",
                     help="keep ions, cofactors and other hetero groups in pockets")
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    ap.add_argument("--shard_size", type=int, default=None,
+                    help="stream to shards of this many complexes (bounded memory for CrossDocked-sized sets); "
+                         "--out is then a manifest read like any cache")
     args = ap.parse_args()
     from moldiff.datasets.complexes_prepare import (
         crossdocked_entries,
@@ -40,6 +43,8 @@ def main() -> None:
             raise ValueError(f"--source {args.source} needs --{name}")
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be at least 1")
+    if args.shard_size is not None and args.shard_size < 1:
+        raise ValueError("--shard_size must be at least 1")
     if args.source == "crossdocked":
         entries = crossdocked_entries(args.root, args.split_file)
     elif args.source == "fep":
@@ -47,7 +52,8 @@ def main() -> None:
     else:
         entries = folder_entries(args.index)
     out = args.out or REPO_ROOT / "data" / "cache" / f"{args.source}.npz"
-    prepare_complexes(entries, out, args.pocket_cutoff, args.keep_hetero, args.workers, verbose=True)
+    prepare_complexes(entries, out, args.pocket_cutoff, args.keep_hetero, args.workers, verbose=True,
+                      shard_size=args.shard_size)
 
 
 if __name__ == "__main__":

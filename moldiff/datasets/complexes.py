@@ -216,8 +216,21 @@ def save_complexes(arrays: ComplexArrays, path: str | os.PathLike) -> None:
     save_npz(path, data)
 
 
+def shard_path(path: str | os.PathLike, k: int) -> Path:
+    """Where shard ``k`` of the sharded cache ``path`` lives: beside it, ``<stem>.shard-<k>.npz``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.shard-{k:05d}.npz")
+
+
+def save_sharded(path: str | os.PathLike, shards: Sequence[Path]) -> None:
+    """Write the manifest of a sharded cache (after its shards, so an interrupted preparation
+    leaves no cache that looks complete)."""
+    save_npz(Path(path), {"shards": np.array([Path(p).name for p in shards]), "version": np.array(_CACHE_VERSION)})
+
+
 def load_complexes(path: str | os.PathLike) -> ComplexArrays:
-    """Load a cache written by :func:`save_complexes`."""
+    """Load a cache written by :func:`save_complexes`, or a sharded one (:func:`save_sharded`),
+    whose shards are concatenated in order."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"complex cache {path} not found; build it with `python scripts/prepare_complexes.py`")
@@ -226,6 +239,15 @@ def load_complexes(path: str | os.PathLike) -> ComplexArrays:
     if int(data.get("version", -1)) != _CACHE_VERSION:
         raise ValueError(f"complex cache {path} has an incompatible format; "
                          "rebuild it with `python scripts/prepare_complexes.py`")
+    if "shards" in data:
+        shards = [path.parent / str(name) for name in data["shards"]]
+        missing = [p.name for p in shards if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"complex cache {path}: shard(s) {', '.join(missing[:3])} missing; "
+                                    "rebuild it with `python scripts/prepare_complexes.py`")
+        whole = concat_complexes([load_complexes(p) for p in shards])
+        whole.part_sizes = ()  # one cache, however many files
+        return whole
     vocab = Vocab(tuple(data["elements"].tolist()), tuple(int(c) for c in data["charges"]),
                   int(data["num_bond_types"]))
     return ComplexArrays(**{name: data[name] for name in _array_fields()}, vocab=vocab,

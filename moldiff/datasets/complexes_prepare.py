@@ -51,6 +51,8 @@ from moldiff.datasets.complexes import (
     clean_ligand,
     featurize_ligand,
     save_complexes,
+    save_sharded,
+    shard_path,
 )
 from moldiff.vocab import LIGAND_VOCAB
 
@@ -293,9 +295,9 @@ def _process_group(task: tuple[str, list[tuple[int, Entry]], float, bool]) -> li
     return [(idx, _process_entry(atoms, entry, sdf_cache, cutoff)) for idx, entry in items]
 
 
-def _run_tasks(tasks: list, total: int, num_workers: int, verbose: bool) -> dict[int, _Result]:
-    """Run the groups, in a spawn-context pool unless ``num_workers == 1``, with a progress bar."""
-    results: dict[int, _Result] = {}
+def _iter_results(tasks: list, total: int, num_workers: int, verbose: bool):
+    """Results ``[(entry index, result), ...]`` of each protein group as they finish, from a
+    spawn-context pool unless ``num_workers == 1``, with a progress bar."""
     chunksize = max(1, min(32, len(tasks) // (num_workers * 8)))
     with tqdm(total=total, desc="complexes", unit="cplx", disable=not verbose) as bar, ExitStack() as stack:
         if num_workers == 1:
@@ -304,9 +306,8 @@ def _run_tasks(tasks: list, total: int, num_workers: int, verbose: bool) -> dict
             pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(num_workers))
             outputs = pool.imap_unordered(_process_group, tasks, chunksize=chunksize)
         for out in outputs:
-            results.update(out)
             bar.update(len(out))
-    return results
+            yield out
 
 
 def _missing_file(entry: Entry, exists: dict[str, bool]) -> tuple[str, str] | None:
@@ -319,40 +320,95 @@ def _missing_file(entry: Entry, exists: dict[str, bool]) -> tuple[str, str] | No
 
 
 def prepare_complexes(entries: Sequence[Entry], out_path: str | os.PathLike, pocket_cutoff: float = 8.0,
-                      keep_hetero: bool = False, num_workers: int | None = None, verbose: bool = True) -> dict:
+                      keep_hetero: bool = False, num_workers: int | None = None, verbose: bool = True,
+                      shard_size: int | None = None) -> dict:
     """Featurize ``entries`` into the cache at ``out_path``; returns (and if verbose prints) a summary.
 
-    Each protein file is parsed once for all its ligands. Entries that cannot be used are skipped
-    and counted per reason; ``ValueError`` if none is left.
+    Each protein file is parsed once for all its ligands, in worker processes. Results are put back
+    in entry order as they arrive and, with ``shard_size``, written out every ``shard_size`` kept
+    complexes (:func:`~moldiff.datasets.complexes.save_sharded`), so memory stays bounded by one
+    shard plus the results that arrived out of order; without it, one file. Entries that cannot be
+    used are skipped and counted per reason; ``ValueError`` if none is left.
     """
     start = time.perf_counter()
+    if shard_size is not None and shard_size < 1:
+        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     for entry in entries:
         _check_split(entry.split)
     exists: dict[str, bool] = {}
-    results: dict[int, _Result] = {}
+    waiting: dict[int, _Result] = {}  # results not yet consumed in entry order
     groups: dict[str, list[tuple[int, Entry]]] = {}
     for idx, entry in enumerate(entries):
         missing = _missing_file(entry, exists)
         if missing:
-            results[idx] = missing
+            waiting[idx] = missing
         else:
             groups.setdefault(entry.protein, []).append((idx, entry))
     tasks = [(protein, items, float(pocket_cutoff), keep_hetero) for protein, items in groups.items()]
-    workers = max(1, min(num_workers or os.cpu_count() or 1, len(tasks)))
-    results |= _run_tasks(tasks, sum(len(items) for items in groups.values()), workers, verbose)
-    ordered = [results[idx] for idx in range(len(entries))]
-    kept = [(entries[idx], r) for idx, r in enumerate(ordered) if isinstance(r, _Complex)]
-    skipped = [r for r in ordered if not isinstance(r, _Complex)]
-    if not kept:
+    workers = max(1, min(num_workers or os.cpu_count() or 1, max(1, len(tasks))))
+    writer = _ShardWriter(Path(out_path), shard_size, pocket_cutoff)
+    skipped: list[tuple[str, str]] = []
+    nxt = 0
+    for out in _iter_results(tasks, sum(len(items) for items in groups.values()), workers, verbose):
+        waiting.update(out)
+        while nxt in waiting:
+            result = waiting.pop(nxt)
+            if isinstance(result, _Complex):
+                writer.add(entries[nxt], result)
+            else:
+                skipped.append(result)
+            nxt += 1
+    while nxt in waiting:  # only skipped entries were left (or no task ran)
+        skipped.append(waiting.pop(nxt))
+        nxt += 1
+    if not writer.n_kept:
         reasons = Counter(reason for reason, _ in skipped)
         raise ValueError(f"no complex could be prepared from {len(entries)} entries: "
                          + "; ".join(f"{reason} ({n})" for reason, n in reasons.most_common()))
-    arrays = _assemble(kept, pocket_cutoff)
-    save_complexes(arrays, out_path)
-    summary = _summary(Path(out_path), len(entries), arrays, skipped, time.perf_counter() - start)
+    writer.close()
+    summary = _summary(Path(out_path), len(entries), writer, skipped, time.perf_counter() - start)
     if verbose:
         print(format_summary(summary))
     return summary
+
+
+class _ShardWriter:
+    """Collects kept complexes in entry order; one file at the end, or a shard every ``shard_size``."""
+
+    def __init__(self, path: Path, shard_size: int | None, cutoff: float):
+        self.path, self.shard_size, self.cutoff = path, shard_size, cutoff
+        self.buffer: list[tuple[Entry, _Complex]] = []
+        self.shard_paths: list[Path] = []
+        self.counts = {name: 0 for name in SPLIT_NAMES}
+        self.proteins: dict[str, set[str]] = {name: set() for name in SPLIT_NAMES}
+        self.n_kept = 0
+
+    def add(self, entry: Entry, cx: _Complex) -> None:
+        self.buffer.append((entry, cx))
+        self.counts[entry.split] += 1
+        self.proteins[entry.split].add(entry.protein_id)
+        self.n_kept += 1
+        if self.shard_size is not None and len(self.buffer) >= self.shard_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        shard = shard_path(self.path, len(self.shard_paths))
+        save_complexes(_assemble(self.buffer, self.cutoff), shard)
+        self.shard_paths.append(shard)
+        self.buffer = []
+
+    def close(self) -> None:
+        """Write what is left: the single file, or the last shard and then the manifest."""
+        if self.shard_size is None:
+            save_complexes(_assemble(self.buffer, self.cutoff), self.path)
+            return
+        if self.buffer:
+            self._flush()
+        save_sharded(self.path, self.shard_paths)
+
+    @property
+    def size_mb(self) -> float:
+        return sum(p.stat().st_size for p in [self.path, *self.shard_paths]) / 1e6
 
 
 def _assemble(kept: list[tuple[Entry, _Complex]], cutoff: float) -> ComplexArrays:
@@ -386,8 +442,8 @@ def _assemble(kept: list[tuple[Entry, _Complex]], cutoff: float) -> ComplexArray
     )
 
 
-def _summary(path: Path, n_in: int, arrays: ComplexArrays, skipped: list[tuple[str, str]], seconds: float) -> dict:
-    """Counts kept / skipped per reason (with a few examples) and per split, file size, time."""
+def _summary(path: Path, n_in: int, writer: _ShardWriter, skipped: list[tuple[str, str]], seconds: float) -> dict:
+    """Counts kept / skipped per reason (with a few examples) and per split, size, shards, time."""
     examples: dict[str, list[str]] = {}
     for reason, detail in skipped:
         if len(examples.setdefault(reason, [])) < _EXAMPLES_PER_REASON:
@@ -395,13 +451,13 @@ def _summary(path: Path, n_in: int, arrays: ComplexArrays, skipped: list[tuple[s
     return {
         "path": str(path),
         "n_in": n_in,
-        "n_kept": len(arrays),
+        "n_kept": writer.n_kept,
         "skipped": dict(Counter(reason for reason, _ in skipped).most_common()),
         "examples": examples,
-        "kept_by_split": {name: int(len(arrays.split_indices(name))) for name in SPLIT_NAMES},
-        "proteins_by_split": {name: int(len(set(arrays.protein[arrays.split_indices(name)].tolist())))
-                              for name in SPLIT_NAMES},
-        "size_mb": path.stat().st_size / 1e6,
+        "kept_by_split": dict(writer.counts),
+        "proteins_by_split": {name: len(ids) for name, ids in writer.proteins.items()},
+        "shards": len(writer.shard_paths),
+        "size_mb": writer.size_mb,
         "seconds": seconds,
     }
 
@@ -409,7 +465,8 @@ def _summary(path: Path, n_in: int, arrays: ComplexArrays, skipped: list[tuple[s
 def format_summary(summary: dict) -> str:
     """Human-readable multi-line summary of :func:`prepare_complexes`."""
     lines = [
-        f"wrote {summary['path']} ({summary['size_mb']:.1f} MB) in {summary['seconds']:.0f} s",
+        f"wrote {summary['path']} ({summary['size_mb']:.1f} MB"
+        + (f" in {summary['shards']} shards" if summary["shards"] else "") + f") in {summary['seconds']:.0f} s",
         f"kept {summary['n_kept']} of {summary['n_in']} complexes; skipped {summary['n_in'] - summary['n_kept']}",
         "kept per split: " + ", ".join(f"{k} {v} ({summary['proteins_by_split'][k]} proteins)"
                                        for k, v in summary["kept_by_split"].items()),

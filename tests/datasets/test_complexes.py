@@ -1,6 +1,7 @@
 """Ligand featurization, complex preprocessing from the three sources, and the cache round trip."""
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -183,3 +184,31 @@ def test_crossdocked_test_list_reads_as_test_pairs(tmp_path):
     listing.write_text("not a ligand\n")
     with pytest.raises(ValueError, match="one ligand .sdf path per line"):
         read_crossdocked_split(listing)
+
+
+def test_sharded_preparation_streams_in_entry_order_and_loads_as_one_cache(tmp_path):
+    from moldiff.datasets.complexes import shard_path
+
+    index = tmp_path / "index.csv"
+    with index.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["protein", "ligand", "name", "split", "protein_id"])
+        for k in range(5):  # one protein file each: five groups, finishing in any order in the pool
+            protein = tmp_path / f"protein{k}.pdb"
+            protein.write_bytes((EXAMPLES / "1ia1_protein.pdb").read_bytes())
+            w.writerow([protein, EXAMPLES / "1ia1_ligand.sdf", f"copy{k}",
+                        ["train", "val", "test"][k % 3], f"p{k}"])
+        w.writerow([tmp_path / "gone.pdb", EXAMPLES / "1ia1_ligand.sdf", "gone", "train", "p9"])
+    entries = folder_entries(index)
+    whole = tmp_path / "whole.npz"
+    prepare_complexes(entries, whole, num_workers=1, verbose=False)
+    sharded = tmp_path / "sharded.npz"
+    summary = prepare_complexes(entries, sharded, num_workers=2, verbose=False, shard_size=2)
+    assert summary["shards"] == 3 and summary["n_kept"] == 5 and summary["skipped"] == {"missing protein file": 1}
+    assert summary["kept_by_split"] == {"train": 2, "val": 2, "test": 1}
+    assert [len(load_complexes(shard_path(sharded, k))) for k in range(3)] == [2, 2, 1]  # bounded pieces
+    assert_arrays_equal(load_complexes(whole), load_complexes(sharded))  # same complexes, same order
+    assert load_complexes(sharded).name.tolist() == [f"copy{k}" for k in range(5)]
+    shard_path(sharded, 1).unlink()
+    with pytest.raises(FileNotFoundError, match="shard"):
+        load_complexes(sharded)
