@@ -48,6 +48,10 @@ def read_requests(path: str | os.PathLike, n_samples: int) -> list[PocketRequest
     missing, ambiguous or malformed. Files themselves are checked when each pocket is sampled."""
     path = Path(path)
     rows = read_rows(path, ("protein",), "pockets")
+
+    def resolve(value: str) -> Path | None:
+        return None if not value else (Path(value) if Path(value).is_absolute() else path.parent / value)
+
     requests, seen = [], set()
     for k, r in enumerate(rows):
         get = lambda key: (r.get(key) or "").strip()  # noqa: E731
@@ -75,7 +79,6 @@ def read_requests(path: str | os.PathLike, n_samples: int) -> list[PocketRequest
         seen.add(name)
         if "/" in name or name.startswith("."):
             raise ValueError(f"{where}: name {name!r} must be a plain file name")
-        resolve = lambda v: None if not v else (Path(v) if Path(v).is_absolute() else path.parent / v)  # noqa: E731
         requests.append(PocketRequest(k, name, resolve(get("protein")), resolve(get("ref_ligand")),
                                       tuple(get("resi_list").split()) or None, center, radius, n))
     return requests
@@ -99,9 +102,10 @@ class ScreenOptions:
 
 
 def sample_pockets(requests: list[PocketRequest], out_dir: str | os.PathLike, options: ScreenOptions,
-                   devices: list[str], progress: bool = True) -> list[dict]:
+                   devices: list[str], progress: bool = True, model=None) -> list[dict]:
     """Sample every request without an SDF in ``out_dir`` yet, spread over ``devices`` (one worker
-    process per device when there are several), and write ``index.csv``; returns its rows."""
+    process per device when there are several), and write ``index.csv``; returns its rows.
+    ``model``: the loaded model on ``devices[0]``, used when sampling in this process (else loaded)."""
     from tqdm.auto import tqdm
 
     out = Path(out_dir)
@@ -117,7 +121,8 @@ def sample_pockets(requests: list[PocketRequest], out_dir: str | os.PathLike, op
             todo.append(req)
     bar = tqdm(total=len(todo), desc="pockets", disable=not progress)
     if len(devices) == 1 or len(todo) <= 1:
-        _init_worker(devices[0], options, out, None)
+        if todo:
+            _init_worker(devices[0], options, out, None, model)
         for req in todo:
             rows[req.name] = _sample_one(req)
             _write_index(out, requests, rows)
@@ -144,8 +149,9 @@ def _init_from_queue(queue, options: ScreenOptions, out: Path, threads: int) -> 
     _init_worker(queue.get(), options, out, threads)
 
 
-def _init_worker(device: str, options: ScreenOptions, out: Path, threads: int | None) -> None:
-    """Load the model once per worker, on its device (``threads``: CPU threads of this worker)."""
+def _init_worker(device: str, options: ScreenOptions, out: Path, threads: int | None, model=None) -> None:
+    """Load the model once per worker, on its device (``threads``: CPU threads of this worker),
+    unless the caller already holds it (``model``)."""
     import torch
 
     from moldiff.api import load_model
@@ -157,7 +163,7 @@ def _init_worker(device: str, options: ScreenOptions, out: Path, threads: int | 
         if threads:
             torch.set_num_threads(threads)
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
-    _WORKER.update(model=load_model(options.model, device), device=device, options=options, out=out)
+    _WORKER.update(model=model or load_model(options.model, device), device=device, options=options, out=out)
 
 
 def _sample_one(req: PocketRequest) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 from moldiff.atomic import write_text
 from moldiff.benchmark import Setting
 from moldiff.cli import run
+from moldiff.engine import Engine
 
 #: EDM (Hoogeboom et al. 2022, Table 1), QM9 with hydrogens, 1000 steps.
 EDM_PUBLISHED = {"atom_stable": 0.987, "mol_stable": 0.820, "validity": 0.919, "validity_x_uniqueness": 0.907}
@@ -100,8 +101,9 @@ def _evaluate(args, out: Path) -> None:
         arrays = unpack_arrays(np.load(path))
         timing = _timings(out)[str(st)]
         metrics = evaluate_arrays(arrays, timing["explicit_h"], train)
-        engine = "" if str(st) == f"{st.sampler}@{st.n_steps}" else f", {st.engine}"
-        rows.append({"name": f"moldiff, {st.sampler}, {st.n_steps} steps{engine}", "sampler": st.sampler + engine, "steps": st.n_steps, "nfe": st.n_steps, **metrics, "timing": timing})
+        engine = "" if st.engine == Engine() else f", {st.engine}"
+        rows.append({"name": f"moldiff, {st.sampler}, {st.n_steps} steps{engine}", "sampler": st.sampler + engine,
+                     "steps": st.n_steps, "nfe": st.n_steps, **metrics, "timing": timing})
         print(f"evaluated {path.name}", flush=True)
     elements = np.asarray(data.vocab.elements)
     test = []

@@ -126,12 +126,14 @@ def _screen(args, device: str) -> int:
     if device.startswith("cuda") and args.devices > torch.cuda.device_count():
         raise ValueError(f"--devices {args.devices}: only {torch.cuda.device_count()} GPU(s) visible")
     requests = read_requests(args.pockets, args.n_samples)
-    load_model(args.model or "pocket").check_pocket_given(True)  # a non-pocket model fails here, once
     devices = [f"cuda:{k}" for k in range(args.devices)] if device.startswith("cuda") else ["cpu"] * args.devices
+    # loaded here to refuse a non-pocket model once; sampling reuses it when it runs in this process
+    model = load_model(args.model or "pocket", devices[0] if len(devices) == 1 else "cpu")
+    model.check_pocket_given(True)
     options = ScreenOptions(args.model or "pocket", args.n_steps, args.sampler, args.engine, args.steric,
                             _num_atoms(args.num_atoms), args.batch_size, args.seed, args.pocket_cutoff,
                             args.keep_hetero, args.sanitize)
-    rows = sample_pockets(requests, args.out_dir, options, devices)
+    rows = sample_pockets(requests, args.out_dir, options, devices, model=model if len(devices) == 1 else None)
     failed = [r for r in rows if r["status"] != "ok"]
     print(f"{len(rows) - len(failed)} of {len(rows)} pockets sampled into {args.out_dir} (index.csv)")
     for r in failed:

@@ -27,9 +27,10 @@ import re
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -336,31 +337,24 @@ def prepare_complexes(entries: Sequence[Entry], out_path: str | os.PathLike, poc
     for entry in entries:
         _check_split(entry.split)
     exists: dict[str, bool] = {}
-    waiting: dict[int, _Result] = {}  # results not yet consumed in entry order
+    missing_files: dict[int, _Result] = {}
     groups: dict[str, list[tuple[int, Entry]]] = {}
     for idx, entry in enumerate(entries):
         missing = _missing_file(entry, exists)
         if missing:
-            waiting[idx] = missing
+            missing_files[idx] = missing
         else:
             groups.setdefault(entry.protein, []).append((idx, entry))
     tasks = [(protein, items, float(pocket_cutoff), keep_hetero) for protein, items in groups.items()]
-    workers = max(1, min(num_workers or os.cpu_count() or 1, max(1, len(tasks))))
+    workers = max(1, min(num_workers or os.cpu_count() or 1, len(tasks)))
     writer = _ShardWriter(Path(out_path), shard_size, pocket_cutoff)
     skipped: list[tuple[str, str]] = []
-    nxt = 0
-    for out in _iter_results(tasks, sum(len(items) for items in groups.values()), workers, verbose):
-        waiting.update(out)
-        while nxt in waiting:
-            result = waiting.pop(nxt)
-            if isinstance(result, _Complex):
-                writer.add(entries[nxt], result)
-            else:
-                skipped.append(result)
-            nxt += 1
-    while nxt in waiting:  # only skipped entries were left (or no task ran)
-        skipped.append(waiting.pop(nxt))
-        nxt += 1
+    outputs = _iter_results(tasks, sum(len(items) for items in groups.values()), workers, verbose)
+    for idx, result in _in_entry_order(missing_files, outputs):
+        if isinstance(result, _Complex):
+            writer.add(entries[idx], result)
+        else:
+            skipped.append(result)
     if not writer.n_kept:
         reasons = Counter(reason for reason, _ in skipped)
         raise ValueError(f"no complex could be prepared from {len(entries)} entries: "
@@ -372,6 +366,18 @@ def prepare_complexes(entries: Sequence[Entry], out_path: str | os.PathLike, poc
     return summary
 
 
+def _in_entry_order(known: dict[int, _Result], outputs: Iterable[list[tuple[int, _Result]]]
+                    ) -> Iterator[tuple[int, _Result]]:
+    """``(entry index, result)`` from index 0 up, each as soon as it and all before it are in:
+    ``known`` from the start, the rest from the groups of ``outputs`` as they finish."""
+    waiting, nxt = dict(known), 0
+    for out in chain([[]], outputs):
+        waiting.update(out)
+        while nxt in waiting:
+            yield nxt, waiting.pop(nxt)
+            nxt += 1
+
+
 class _ShardWriter:
     """Collects kept complexes in entry order; one file at the end, or a shard every ``shard_size``."""
 
@@ -381,13 +387,11 @@ class _ShardWriter:
         self.shard_paths: list[Path] = []
         self.counts = {name: 0 for name in SPLIT_NAMES}
         self.proteins: dict[str, set[str]] = {name: set() for name in SPLIT_NAMES}
-        self.n_kept = 0
 
     def add(self, entry: Entry, cx: _Complex) -> None:
         self.buffer.append((entry, cx))
         self.counts[entry.split] += 1
         self.proteins[entry.split].add(entry.protein_id)
-        self.n_kept += 1
         if self.shard_size is not None and len(self.buffer) >= self.shard_size:
             self._flush()
 
@@ -405,6 +409,10 @@ class _ShardWriter:
         if self.buffer:
             self._flush()
         save_sharded(self.path, self.shard_paths)
+
+    @property
+    def n_kept(self) -> int:
+        return sum(self.counts.values())
 
     @property
     def size_mb(self) -> float:
