@@ -61,7 +61,7 @@ def _from_lightning(ckpt: dict) -> MolDiffModel:
 
     hp = ckpt["hyper_parameters"]
     model = MolDiffModel(config_from_dict(hp["config"]), Vocab.from_dict(hp["vocab"]), hp["marginals"], hp["size_hist"],
-                         hp.get("size_model"))
+                         hp.get("size_model"), hp.get("conditions"))
     prefix = "ema.module."
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     model.denoiser.load_state_dict(state)

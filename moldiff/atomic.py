@@ -32,3 +32,10 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
     """``np.savez_compressed`` to ``path`` atomically."""
     return _atomic(path, "wb", lambda handle: np.savez_compressed(handle, **arrays))
+
+
+def save_torch(path: str | os.PathLike, obj: object) -> Path:
+    """``torch.save`` of ``obj`` to ``path`` atomically."""
+    import torch
+
+    return _atomic(path, "wb", lambda handle: torch.save(obj, handle))

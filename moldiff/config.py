@@ -27,6 +27,8 @@ class DataCfg:
     batch_size: int = 128
     num_workers: int = 0
     limit_train: int | None = None  # use only the first N training molecules (smoke runs, overfit tests)
+    properties: list[str] = field(default_factory=list)  # qm9: condition on these properties (e.g. [alpha, gap])
+    train_half: str | None = None  # qm9: train on half a or b of the training split (EDM's property protocol)
 
 
 @dataclass
@@ -76,6 +78,7 @@ class TrainCfg:
     out_dir: str = "runs/qm9"
     log_every_n_steps: int = 50
     init_weights: str | None = None  # warm start (weights and EMA) from a model name or file when not resuming
+    cond_dropout: float = 0.0  # probability of training a graph without its pocket / each of its properties
 
 
 @dataclass
@@ -189,14 +192,17 @@ def build_process(cfg: ProcessCfg, num_types: int, num_charges: int, marginals: 
                           cfg.loss_weights, cfg.t_min, cfg.snr_clip)
 
 
-def build_denoiser(cfg: ModelCfg, process, context_in: int = 0):
+def build_denoiser(cfg: ModelCfg, process, context_in: int = 0, cond_in: int = 0):
     """A denoiser from the registry sized for ``process``'s fields (and ``context_in`` pocket
-    features per context atom for pocket-conditioned models)."""
+    features per context atom for pocket-conditioned models, ``cond_in`` condition features per
+    graph for property-conditioned ones)."""
     if cfg.name not in DENOISERS:
         raise ConfigError(f"model.name: unknown denoiser {cfg.name!r}; choose from {sorted(DENOISERS)}")
-    extra = {"context_in": context_in} if context_in else {}
+    extra = ({"context_in": context_in} if context_in else {}) | ({"cond_in": cond_in} if cond_in else {})
     if context_in and not getattr(DENOISERS[cfg.name], "supports_context", False):
         raise ConfigError(f"model.name: the {cfg.name} denoiser takes no pocket context; use egnn")
+    if cond_in and not getattr(DENOISERS[cfg.name], "supports_cond", False):
+        raise ConfigError(f"model.name: the {cfg.name} denoiser takes no property conditions; use egnn")
     try:
         return DENOISERS[cfg.name](node_in=process.node_dim, node_out=process.node_dim,
                                    pair_in=process.pair_dim, pair_out=process.pair_dim, **extra, **cfg.kwargs)

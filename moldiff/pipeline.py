@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from moldiff.conditioning import PropertyConditions
 from moldiff.config import Config, build_denoiser, build_process, config_from_dict
 from moldiff.convert import MolArrays, split_state
 from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
@@ -27,20 +28,28 @@ class MolDiffModel(nn.Module):
     """Denoiser plus everything needed to sample from it without the training data.
 
     Pocket-conditioned models (``cfg.data.name == "complexes"``) also carry ``size_model``,
-    the ligand-size distribution given the pocket size.
+    the ligand-size distribution given the pocket size; property-conditioned models carry
+    ``conditions`` (:class:`~moldiff.conditioning.PropertyConditions` as a dict).
     """
 
     def __init__(self, cfg: Config, vocab: Vocab, marginals: dict[str, list[float]], size_hist: list[float],
-                 size_model: dict | None = None):
+                 size_model: dict | None = None, conditions: dict | None = None):
         super().__init__()
         self.cfg, self.vocab = cfg, vocab
         self.marginals = {k: list(map(float, v)) for k, v in marginals.items()}
         self.size_hist = list(map(float, size_hist))
         self.size_model = size_model
+        self.conditions = conditions
         self.source = "this model"  # what error messages call it; load_model sets the name or path
         self.process = build_process(cfg.process, len(vocab.elements), len(vocab.charges), self.marginals)
-        self.denoiser = build_denoiser(cfg.model, self.process, POCKET_FEATURE_DIM if self.conditional else 0)
+        cond_in = 0 if self.properties is None else self.properties.dim
+        self.denoiser = build_denoiser(cfg.model, self.process, POCKET_FEATURE_DIM if self.conditional else 0, cond_in)
         self._runners: dict[Engine, nn.Module] = {}  # the denoiser as each engine runs it (compiled once)
+
+    @property
+    def properties(self) -> PropertyConditions | None:
+        """The properties this model is conditioned on (None: none)."""
+        return None if self.conditions is None else PropertyConditions.from_dict(self.conditions)
 
     @property
     def conditional(self) -> bool:
@@ -161,13 +170,13 @@ class MolDiffModel(nn.Module):
         tmp = path.with_suffix(path.suffix + ".tmp")
         torch.save({"format": FORMAT, "config": self.cfg.to_dict(), "vocab": self.vocab.to_dict(),
                     "marginals": self.marginals, "size_hist": self.size_hist, "size_model": self.size_model,
-                    "state_dict": self.denoiser.state_dict()}, tmp)
+                    "conditions": self.conditions, "state_dict": self.denoiser.state_dict()}, tmp)
         tmp.replace(path)
 
     @classmethod
     def from_payload(cls, payload: dict) -> "MolDiffModel":
         model = cls(config_from_dict(payload["config"]), Vocab.from_dict(payload["vocab"]),
-                    payload["marginals"], payload["size_hist"], payload.get("size_model"))
+                    payload["marginals"], payload["size_hist"], payload.get("size_model"), payload.get("conditions"))
         model.denoiser.load_state_dict(payload["state_dict"])
         return model
 

@@ -1,6 +1,8 @@
 """PyG datasets over cached molecule arrays, and the LightningDataModule that serves them."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -13,11 +15,17 @@ from moldiff.vocab import Vocab
 class MoleculeDataset(torch.utils.data.Dataset):
     """Molecules ``indices`` of a cached array set as PyG ``Data`` with fields ``pos`` [n, 3],
     ``atom_type`` [n], ``charge`` [n] (vocabulary indices), ``edge_index`` [2, m] (bonds i < j)
-    and ``bond_type`` [m] (1 single, 2 double, 3 triple, 4 aromatic in 5-class arrays)."""
+    and ``bond_type`` [m] (1 single, 2 double, 3 triple, 4 aromatic in 5-class arrays); with
+    ``properties`` also ``y`` [1, P], the molecule's values of those properties."""
 
-    def __init__(self, arrays, indices: np.ndarray, vocab: Vocab):
+    def __init__(self, arrays, indices: np.ndarray, vocab: Vocab, properties: Sequence[str] = ()):
         self.arrays = arrays
         self.indices = np.asarray(indices)
+        missing = [k for k in properties if k not in getattr(arrays, "properties", {})]
+        if missing:
+            raise ValueError(f"the molecule cache holds no values of {', '.join(missing)}; rebuild it with "
+                             "`python scripts/prepare_qm9.py`")
+        self.y = np.stack([arrays.properties[k] for k in properties], axis=1).astype(np.float32) if properties else None
         self.charge_lut = np.full(256, -1, dtype=np.int64)
         for k, c in enumerate(vocab.charges):
             self.charge_lut[c % 256] = k
@@ -31,12 +39,29 @@ class MoleculeDataset(torch.utils.data.Dataset):
         if (charge_idx < 0).any():
             raise ValueError(f"molecule {self.indices[i]}: formal charge outside the vocabulary")
         bond_type = bonds[:, 2].astype(np.int64)
-        return Data(pos=torch.as_tensor(pos, dtype=torch.float32),
+        data = Data(pos=torch.as_tensor(pos, dtype=torch.float32),
                     atom_type=torch.as_tensor(types, dtype=torch.long),
                     charge=torch.as_tensor(charge_idx, dtype=torch.long),
                     edge_index=torch.as_tensor(bonds[:, :2].T.astype(np.int64)).reshape(2, -1),
                     bond_type=torch.as_tensor(bond_type),
                     num_nodes=len(types))
+        if self.y is not None:
+            data.y = torch.from_numpy(self.y[self.indices[i]][None])
+        return data
+
+
+#: Seed of the permutation that cuts a training split into halves a and b.
+HALF_SEED = 7
+
+
+def training_half(indices: np.ndarray, half: str) -> np.ndarray:
+    """Half ``a`` or ``b`` of a training split: a seeded permutation cut in two, each half
+    sorted (EDM's property protocol: the property regressor learns on a, the generator on b)."""
+    if half not in ("a", "b"):
+        raise ValueError(f"training half must be 'a' or 'b', got {half!r}")
+    perm = np.random.default_rng(HALF_SEED).permutation(len(indices))
+    cut = len(indices) // 2
+    return np.sort(np.asarray(indices)[perm[:cut] if half == "a" else perm[cut:]])
 
 
 class ShuffledBatches(torch.utils.data.Sampler):
@@ -76,12 +101,19 @@ class MoleculeDataModule(pl.LightningDataModule):
     continues mid-epoch exactly (see :class:`ShuffledBatches`). With ``pocket_representation``
     the arrays are protein-ligand complexes served by
     :class:`~moldiff.datasets.pockets.ComplexDataset`; ``train_indices`` replaces the training
-    split (e.g. a weighted mixture of caches, see :func:`~moldiff.training.run.training_indices`)."""
+    split (e.g. a weighted mixture of caches, see :func:`~moldiff.training.run.training_indices`).
+    ``properties``: molecules carry those property values as ``y``; ``train_half``: train on one
+    half of the training split (:func:`training_half`)."""
 
     def __init__(self, arrays, vocab: Vocab, batch_size: int, num_workers: int = 0, limit_train: int | None = None,
-                 seed: int = 0, pocket_representation: str | None = None, train_indices: np.ndarray | None = None):
+                 seed: int = 0, pocket_representation: str | None = None, train_indices: np.ndarray | None = None,
+                 properties: Sequence[str] = (), train_half: str | None = None):
         super().__init__()
+        if train_half is not None:
+            train_indices = training_half(arrays.split_indices("train") if train_indices is None else train_indices,
+                                          train_half)
         self.train_indices = train_indices
+        self.properties = tuple(properties)
         self.seed = seed
         self.pocket_representation = pocket_representation
         self.arrays, self.vocab = arrays, vocab
@@ -94,7 +126,7 @@ class MoleculeDataModule(pl.LightningDataModule):
         if split == "train" and self.limit_train:
             idx = idx[: self.limit_train]
         if self.pocket_representation is None:
-            return MoleculeDataset(self.arrays, idx, self.vocab)
+            return MoleculeDataset(self.arrays, idx, self.vocab, self.properties)
         from moldiff.datasets.pockets import ComplexDataset
 
         return ComplexDataset(self.arrays, idx, self.vocab, self.pocket_representation)

@@ -44,6 +44,8 @@ class NoisyGraph:
     - ``update_mask`` [N] bool or None: molecule nodes whose coordinates the network may
       move (inpainting fixes some); None means all.
     - ``context``: fixed conditioning nodes (a protein pocket) or None.
+    - ``cond`` [G, C] or None: graph-level condition features (e.g. molecular properties, see
+      :class:`~moldiff.conditioning.PropertyConditions`); None is the null condition.
     """
 
     pos: Tensor
@@ -55,6 +57,7 @@ class NoisyGraph:
     num_graphs: int
     update_mask: Tensor | None = None
     context: Context | None = None
+    cond: Tensor | None = None
 
 
 @dataclass
@@ -79,6 +82,7 @@ class Denoiser(Protocol):
     pair_in: int
     pair_out: int
     context_in: int  # context feature size (0: built without context)
+    cond_in: int  # graph-level condition feature size (0: unconditioned)
     supports_context: bool  # class attribute: whether the architecture can take context nodes
 
     def __call__(self, graph: NoisyGraph) -> DenoiserOutput: ...

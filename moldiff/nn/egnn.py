@@ -93,19 +93,20 @@ class EGNNDenoiser(nn.Module):
     """Graph + t in, coordinate estimate and node/pair logits out (see :mod:`moldiff.nn.base`)."""
 
     supports_context = True
+    supports_cond = True
 
     def __init__(self, node_in: int, node_out: int, pair_in: int = 0, pair_out: int = 0,
                  hidden: int = 256, pair_hidden: int = 64, num_layers: int = 9, num_rbf: int = 32,
                  max_radius: float = 10.0, cutoff: float | None = None, time_dim: int = 32,
                  coords_range: float = 15.0, aggr_norm: float = 10.0, context_in: int = 0,
-                 context_cutoff: float = 5.0):
+                 context_cutoff: float = 5.0, cond_in: int = 0):
         super().__init__()
         self.node_in, self.node_out, self.pair_in, self.pair_out = node_in, node_out, pair_in, pair_out
-        self.context_in, self.context_cutoff = context_in, context_cutoff
+        self.context_in, self.context_cutoff, self.cond_in = context_in, context_cutoff, cond_in
         self.cutoff = cutoff
         self.time_dim = time_dim
         self.rbf = GaussianRBF(num_rbf, max_radius)
-        self.embed_h = mlp(node_in + time_dim, hidden, hidden)
+        self.embed_h = mlp(node_in + time_dim + cond_in, hidden, hidden)
         self.embed_e = mlp(pair_in + num_rbf, pair_hidden, pair_hidden)
         self.layers = nn.ModuleList(EGNNLayer(hidden, pair_hidden, num_rbf, coords_range, aggr_norm)
                                     for _ in range(num_layers))
@@ -119,7 +120,7 @@ class EGNNDenoiser(nn.Module):
         x0 = graph.pos
         n, num_pairs = x0.shape[0], graph.pair_index.shape[1]
         t_emb = sinusoidal_time_embedding(graph.t, self.time_dim)
-        h = self.embed_h(torch.cat([graph.h, t_emb[graph.batch]], dim=-1))
+        h = self.embed_h(torch.cat([graph.h, self._graph_embedding(graph, t_emb)[graph.batch]], dim=-1))
         pi, pj = graph.pair_index
         d0 = (x0[pi] - x0[pj]).norm(dim=-1)
         pair_feats = [self.rbf(d0)] if graph.pair_attr is None else [graph.pair_attr, self.rbf(d0)]
@@ -138,6 +139,16 @@ class EGNNDenoiser(nn.Module):
             d = (x[pi] - x[pj]).norm(dim=-1)
             pair = self.out_pair(torch.cat([h[pi] + h[pj], h[pi] * h[pj], e, self.rbf(d)], dim=-1))
         return DenoiserOutput(pos=x, h=self.out_h(h), pair=pair)
+
+    def _graph_embedding(self, graph: NoisyGraph, t_emb: Tensor) -> Tensor:
+        """Per-graph inputs of every node: the time embedding and, for conditioned models, the
+        condition features (zeros, the null condition, when ``graph.cond`` is None)."""
+        if not self.cond_in:
+            if graph.cond is not None:
+                raise ValueError("this denoiser was built without conditions (cond_in=0) but got condition features")
+            return t_emb
+        cond = t_emb.new_zeros(graph.num_graphs, self.cond_in) if graph.cond is None else graph.cond.to(t_emb.dtype)
+        return torch.cat([t_emb, cond], dim=-1)
 
     def _add_context(self, graph: NoisyGraph, t_emb: Tensor, h: Tensor, e: Tensor, edge_index: Tensor,
                      edge_pair: Tensor, move: Tensor | None):

@@ -26,7 +26,8 @@ FieldProcess = Union[CategoricalDiffusion, GaussianOneHotDiffusion]
 class Topology:
     """Who is in which graph: batch vector, CSR pointer, all intra-molecular pairs, and which
     nodes move (``move`` None: all). ``project`` selects zero-CoM coordinate noise; pocket-
-    conditioned models turn it off and work in the pocket's frame, with the pocket as ``context``."""
+    conditioned models turn it off and work in the pocket's frame, with the pocket as ``context``.
+    ``cond`` [G, C]: graph-level condition features (properties) or None (null condition)."""
 
     batch: Tensor
     ptr: Tensor
@@ -35,6 +36,7 @@ class Topology:
     move: Tensor | None = None
     project: bool = True
     context: Context | None = None
+    cond: Tensor | None = None
 
     @property
     def pair_batch(self) -> Tensor:
@@ -162,7 +164,8 @@ class JointDiffusion:
         """Featurise a state for the denoiser."""
         h = torch.cat([p.features(x_t.nodes[k]) for k, p in self.nodes.items()], dim=-1).to(x_t.pos.dtype)
         pair = None if self.bond is None else self.bond.features(x_t.bond).to(x_t.pos.dtype)
-        return NoisyGraph(x_t.pos, h, topo.batch, topo.pair_index, pair, t, topo.num_graphs, topo.move, topo.context)
+        return NoisyGraph(x_t.pos, h, topo.batch, topo.pair_index, pair, t, topo.num_graphs, topo.move, topo.context,
+                          topo.cond)
 
     def predict(self, model: Denoiser, x_t: MolState, topo: Topology, t: Tensor) -> Prediction:
         """Run the denoiser and split its outputs into per-field estimates."""

@@ -15,7 +15,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
 from moldiff.config import Config, ConfigError, DataCfg
-from moldiff.datasets.molecules import MoleculeDataModule
+from moldiff.conditioning import PropertyConditions
+from moldiff.datasets.molecules import MoleculeDataModule, training_half
 from moldiff.training.system import DiffusionSystem
 from moldiff.vocab import Vocab
 
@@ -65,15 +66,36 @@ def training_indices(arrays, cfg: DataCfg) -> np.ndarray | None:
 
 def dataset_statistics(arrays, cfg: DataCfg) -> dict:
     """Training-split class marginals (for marginal priors) and size histogram; for complexes
-    also the ligand-size model given the pocket size."""
+    also the ligand-size model given the pocket size; with ``cfg.properties`` their statistics on
+    the molecules trained on (``conditions``)."""
+    check_conditions(arrays, cfg)
     if cfg.name == "complexes":
         from moldiff.datasets.pockets import complex_statistics
 
-        return complex_statistics(arrays, cfg.pocket_representation)
+        return complex_statistics(arrays, cfg.pocket_representation) | {"conditions": None}
     marginals = {"atom_type": arrays.type_marginals(), "charge": arrays.charge_marginals(),
                  "bond": arrays.bond_marginals()}
+    conditions = None
+    if cfg.properties:
+        idx = arrays.split_indices("train")
+        idx = idx if cfg.train_half is None else training_half(idx, cfg.train_half)
+        conditions = PropertyConditions.fit(list(cfg.properties),
+                                            {k: arrays.properties[k][idx] for k in cfg.properties}).to_dict()
     return {"marginals": {k: np.asarray(v, dtype=float).tolist() for k, v in marginals.items()},
-            "size_hist": np.asarray(arrays.num_atoms_histogram("train"), dtype=float).tolist(), "size_model": None}
+            "size_hist": np.asarray(arrays.num_atoms_histogram("train"), dtype=float).tolist(), "size_model": None,
+            "conditions": conditions}
+
+
+def check_conditions(arrays, cfg: DataCfg) -> None:
+    """Property conditioning and training halves are QM9 options on properties the cache holds."""
+    if (cfg.properties or cfg.train_half is not None) and cfg.name != "qm9":
+        raise ConfigError("data.properties and data.train_half work with data.name: qm9 only")
+    missing = [k for k in cfg.properties if k not in arrays.properties]
+    if missing:
+        raise ConfigError(f"data.properties: {', '.join(missing)} not in the cache; available: "
+                          f"{', '.join(arrays.properties) or 'none (rebuild it with scripts/prepare_qm9.py)'}")
+    if cfg.train_half not in (None, "a", "b"):
+        raise ConfigError(f"data.train_half must be a or b, got {cfg.train_half!r}")
 
 
 def train_smiles(arrays) -> set[str]:
@@ -104,7 +126,10 @@ def train(cfg: Config, resume: str | None = None) -> Path:
     stats = dataset_statistics(arrays, cfg.data)
     last = out / "checkpoints" / "last.ckpt"
     resume = resume or (str(last) if last.exists() else None)
-    system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"], stats["size_model"])
+    if not 0.0 <= cfg.train.cond_dropout < 1.0:
+        raise ConfigError(f"train.cond_dropout must lie in [0, 1), got {cfg.train.cond_dropout}")
+    system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"], stats["size_model"],
+                             stats["conditions"])
     system.train_smiles = train_smiles(arrays)
     if cfg.train.init_weights and not resume:
         from moldiff.api import load_model
@@ -114,7 +139,7 @@ def train(cfg: Config, resume: str | None = None) -> Path:
         system.ema.module.load_state_dict(init)
     dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train,
                             cfg.train.seed, cfg.data.pocket_representation if cfg.data.name == "complexes" else None,
-                            training_indices(arrays, cfg.data))
+                            training_indices(arrays, cfg.data), cfg.data.properties, cfg.data.train_half)
     t = cfg.train
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every_n_steps,
                            save_top_k=0 if t.val_every_n_steps <= 0 else 1, monitor="val/loss" if t.val_every_n_steps > 0 else None)

@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from moldiff.conditioning import drop_context, drop_properties
 from moldiff.config import config_from_dict
 from moldiff.pipeline import MolDiffModel
 from moldiff.processes.joint import clean_state
@@ -58,11 +59,11 @@ class DiffusionSystem(pl.LightningModule):
     """Trains ``net.denoiser`` under ``net.process``; keeps an EMA copy used for validation and export."""
 
     def __init__(self, config: dict, vocab: dict, marginals: dict, size_hist: list[float],
-                 size_model: dict | None = None):
+                 size_model: dict | None = None, conditions: dict | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.cfg = config_from_dict(config)
-        self.net = MolDiffModel(self.cfg, Vocab.from_dict(vocab), marginals, size_hist, size_model)
+        self.net = MolDiffModel(self.cfg, Vocab.from_dict(vocab), marginals, size_hist, size_model, conditions)
         self.ema = AveragedModel(self.net.denoiser, multi_avg_fn=get_ema_multi_avg_fn(self.cfg.train.ema_decay))
         self.ema.requires_grad_(False)  # updated by averaging, never by gradients (DDP must not wait for them)
         self.train_smiles: set[str] | None = None
@@ -72,9 +73,15 @@ class DiffusionSystem(pl.LightningModule):
     def process(self):
         return self.net.process
 
-    def _losses(self, batch, model, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def _losses(self, batch, model, generator: torch.Generator | None = None,
+                dropout: float = 0.0) -> dict[str, torch.Tensor]:
         nb = None if self.process.bond is None else self.process.bond.num_classes
         state, topo = clean_state(batch, nb)
+        if topo.context is not None:
+            topo.context = drop_context(topo.context, topo.num_graphs, dropout, generator)
+        properties = self.net.properties
+        if properties is not None:
+            topo.cond = properties.features(drop_properties(batch.y, dropout, generator))
         return self.process.loss(model, state, topo, generator=generator)
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
@@ -83,7 +90,7 @@ class DiffusionSystem(pl.LightningModule):
             group["lr"] = lr
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        losses = self._losses(batch, self.net.denoiser)
+        losses = self._losses(batch, self.net.denoiser, dropout=self.cfg.train.cond_dropout)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, batch_size=batch.num_graphs)
         self.log("loss", losses["loss"], prog_bar=True, logger=False, batch_size=batch.num_graphs)
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=batch.num_graphs)
@@ -125,7 +132,7 @@ class DiffusionSystem(pl.LightningModule):
     def export(self) -> MolDiffModel:
         """A :class:`MolDiffModel` carrying the EMA weights (what gets shipped)."""
         model = MolDiffModel(self.cfg, self.net.vocab, self.net.marginals, self.net.size_hist,
-                             self.net.size_model).to(self.device)
+                             self.net.size_model, self.net.conditions).to(self.device)
         model.denoiser.load_state_dict(self.ema.module.state_dict())
         return model
 
