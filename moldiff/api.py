@@ -17,6 +17,7 @@ from moldiff.datasets.pockets import Pocket
 from moldiff.engine import Engine
 from moldiff.pipeline import FORMAT, MolDiffModel
 from moldiff.samplers import SamplerSpec
+from moldiff.samplers.guidance import Guidance
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -25,14 +26,25 @@ class ModelLoadError(FileNotFoundError):
     """A model name or checkpoint path that cannot be loaded."""
 
 
+#: Shipped names that pick one property of the multi-property QM9 model: name -> (weights, property).
+MODEL_ALIASES = {f"qm9-{k}": ("qm9_props", k) for k in ("alpha", "gap", "mu", "Cv")}
+
+
 def available_models() -> list[str]:
-    """Names of the weights shipped with the package."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+    """Names of the weights shipped with the package (and the property names they serve)."""
+    stems = {p.stem for p in WEIGHTS_DIR.glob("*.pt")}
+    return sorted(stems | {alias for alias, (stem, _) in MODEL_ALIASES.items() if stem in stems})
 
 
 def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> MolDiffModel:
-    """Load shipped weights by name (e.g. ``"qm9"``), a weights file, or a Lightning checkpoint."""
+    """Load shipped weights by name (e.g. ``"qm9"``, or ``"qm9-alpha"``: the property model with
+    alpha as the property a bare value refers to), a weights file, or a Lightning checkpoint."""
     p = Path(name_or_path)
+    alias = MODEL_ALIASES.get(str(name_or_path)) if not p.exists() else None
+    if alias is not None and (WEIGHTS_DIR / f"{alias[0]}.pt").exists():
+        model = load_model(alias[0], device)
+        model.default_property, model.source = alias[1], str(name_or_path)
+        return model
     if not p.exists():
         shipped = WEIGHTS_DIR / f"{name_or_path}.pt"
         if shipped.exists():
@@ -164,11 +176,12 @@ def _check_fixed(fixed: MolArrays | None, pocket: Pocket | None) -> None:
 
 
 def _sizes(model: MolDiffModel, n_samples: int, num_atoms, generator: torch.Generator,
-           pocket: Pocket | None, num_fixed: int = 0) -> torch.Tensor:
+           pocket: Pocket | None, num_fixed: int = 0, properties: dict[str, float] | None = None) -> torch.Tensor:
     """Atom counts: from the model's size distribution, a fixed int, a ``range`` (uniform) or one per
     sample; with fixed atoms every size must leave at least one atom to generate."""
     if num_atoms is None:
-        return model.sample_sizes(n_samples, generator, None if pocket is None else len(pocket.pos), num_fixed + 1)
+        return model.sample_sizes(n_samples, generator, None if pocket is None else len(pocket.pos), num_fixed + 1,
+                                  properties)
     if isinstance(num_atoms, range):
         if len(num_atoms) == 0 or num_atoms.start < 1:
             raise ValueError(f"num_atoms range {num_atoms} must be non-empty and positive")
@@ -213,7 +226,9 @@ def _annotate(mol, props: dict) -> None:
 def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_atoms=None, seed: int = 0,
            batch_size: int | None = None, sampler: str | None = None, progress: bool = True,
            pocket: Pocket | None = None, fixed: MolArrays | None = None, resamplings: int = 1,
-           jump_length: int = 10, steric: float | None = None, engine: str | None = None) -> list:
+           jump_length: int = 10, steric: float | None = None, engine: str | None = None,
+           properties: dict[str, float] | None = None, guidance: float = 0.0,
+           guidance_interval: tuple[float, float] = (0.0, 1.0)) -> list:
     """Sample ``n_samples`` molecules as RDKit Mols (for pocket models inside ``pocket``, in the
     protein's frame; see :func:`load_pocket`).
 
@@ -230,6 +245,13 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     model's default (``cfg.sample.steric``; 2.5 for the shipped pocket model), 0: off.
     ``engine``: how the network runs (:class:`~moldiff.engine.Engine`): ``"fp32"`` (default),
     ``"bf16"`` (bfloat16 autocast, for GPUs) or either with ``"+compile"`` (``torch.compile``).
+    ``properties`` (property-conditioned models, e.g. ``{"alpha": 80.0}``): the values the
+    molecules should have; properties left out are free, and sizes are drawn among training
+    molecules with similar values of the first one given.
+    ``guidance``: classifier-free guidance scale ``w`` (0: the plain conditional model; the
+    prediction is pushed away from the unconditional one by ``w`` times their difference) with
+    respect to the pocket and the given properties, applied at diffusion times within
+    ``guidance_interval`` (:class:`~moldiff.samplers.guidance.Guidance`).
     Each molecule carries its validity flag, model, seed, step count, and QED/SA when valid.
     Runs are reproducible for a given ``seed`` and device.
     """
@@ -242,7 +264,11 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     sampler = str(SamplerSpec.parse(sampler or model.cfg.sample.sampler))  # a bad string fails here, early
     run_engine = Engine.parse(engine or "fp32")
     num_fixed = 0 if fixed is None else len(fixed.elements)
-    sizes = _sizes(model, n_samples, num_atoms, torch.Generator().manual_seed(seed), pocket, num_fixed)
+    guide = Guidance(float(guidance), *map(float, guidance_interval))
+    cond = model.property_features(properties, 1)  # checks names and values before any sampling
+    if guide.active and pocket is None and cond is None:
+        raise ValueError("classifier-free guidance needs a condition: give a pocket or property values")
+    sizes = _sizes(model, n_samples, num_atoms, torch.Generator().manual_seed(seed), pocket, num_fixed, properties)
     gen = torch.Generator(device=model.device).manual_seed(seed)
     props = {"model": model.source, "seed": seed, "n_steps": n_steps, "sampler": sampler}
     if run_engine != Engine():
@@ -258,16 +284,21 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     steric = model.steric_distance(steric) if pocket is not None else None
     if steric is not None:
         props["steric_distance"] = steric
-    options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress, "engine": run_engine}
+    if guide.active:
+        props["guidance"] = str(guide)
+    props.update({f"target_{k}": v for k, v in (properties or {}).items()})
+    options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress, "engine": run_engine,
+               "guidance": guide}
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
         chunk = sizes[start:start + batch_size]
+        chunk_cond = None if cond is None else cond.expand(len(chunk), -1)
         if pocket is not None:
             arrays = model.sample_in_pocket(pocket, chunk, n_steps, gen, sampler, fixed=fixed, steric=steric, **options)
         elif fixed is not None:
-            arrays = model.sample_around(fixed, chunk, n_steps, gen, sampler, **options)
+            arrays = model.sample_around(fixed, chunk, n_steps, gen, sampler, cond=chunk_cond, **options)
         else:
-            arrays = model.sample_arrays(chunk, n_steps, gen, sampler, **options)
+            arrays = model.sample_arrays(chunk, n_steps, gen, sampler, cond=chunk_cond, **options)
         for mol in arrays_to_mols(arrays, explicit_h="H" in model.vocab.elements):
             _annotate(mol, props)
             mols.append(mol)

@@ -18,6 +18,10 @@ from torch import Tensor
 from moldiff.nn.base import Context
 
 
+#: Quantile bins per property for the atom-count distribution given a property value.
+SIZE_BINS = 10
+
+
 @dataclass(frozen=True)
 class PropertyConditions:
     """Which molecular properties a model is conditioned on, with the training mean and standard
@@ -26,6 +30,8 @@ class PropertyConditions:
     names: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    #: per property: ``edges`` of SIZE_BINS quantile bins and, per bin, the histogram of atom counts
+    size_given: dict | None = None
 
     @property
     def dim(self) -> int:
@@ -33,17 +39,34 @@ class PropertyConditions:
         return 2 * len(self.names)
 
     def to_dict(self) -> dict:
-        return {"names": list(self.names), "mean": list(self.mean), "std": list(self.std)}
+        return {"names": list(self.names), "mean": list(self.mean), "std": list(self.std),
+                "size_given": self.size_given}
 
     @classmethod
     def from_dict(cls, d: dict) -> "PropertyConditions":
-        return cls(tuple(d["names"]), tuple(map(float, d["mean"])), tuple(map(float, d["std"])))
+        return cls(tuple(d["names"]), tuple(map(float, d["mean"])), tuple(map(float, d["std"])), d.get("size_given"))
 
     @classmethod
-    def fit(cls, names: list[str], values: dict[str, np.ndarray]) -> "PropertyConditions":
-        """Statistics of ``values[name]`` (arrays over the training molecules)."""
+    def fit(cls, names: list[str], values: dict[str, np.ndarray], num_atoms: np.ndarray) -> "PropertyConditions":
+        """Statistics of ``values[name]`` over the training molecules, and the distribution of their
+        atom counts within quantile bins of each property (sizes that fit a requested value)."""
         stats = [(float(np.mean(values[k])), float(np.std(values[k])) or 1.0) for k in names]
-        return cls(tuple(names), tuple(m for m, _ in stats), tuple(s for _, s in stats))
+        size_given = {}
+        for k in names:
+            edges = np.quantile(values[k], np.linspace(0, 1, SIZE_BINS + 1)[1:-1])
+            bins = np.searchsorted(edges, values[k])
+            hists = [np.bincount(num_atoms[bins == b], minlength=int(num_atoms.max()) + 1) for b in range(SIZE_BINS)]
+            size_given[k] = {"edges": edges.tolist(), "hist": [h.astype(float).tolist() for h in hists]}
+        return cls(tuple(names), tuple(m for m, _ in stats), tuple(s for _, s in stats), size_given)
+
+    def size_histogram(self, given: dict[str, float]) -> list[float] | None:
+        """Atom-count histogram of the training molecules in the quantile bin of the first given
+        property (in the model's order); None when nothing is given or no statistics are stored."""
+        first = next((k for k in self.names if k in given), None)
+        if first is None or not self.size_given:
+            return None
+        entry = self.size_given[first]
+        return entry["hist"][int(np.searchsorted(entry["edges"], float(given[first])))]
 
     def values(self, given: dict[str, float], num_graphs: int) -> Tensor:
         """[G, P] raw values with NaN for properties not in ``given`` (a one-line ``ValueError``

@@ -16,6 +16,7 @@ from moldiff.engine import Engine
 from moldiff.nn.base import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SamplerSpec
+from moldiff.samplers.guidance import GuidedDenoiser, Guidance
 from moldiff.samplers.inpaint import FixedAtoms, Inpainting
 from moldiff.samplers.steric import StericGuidance
 from moldiff.samplers.loop import jump_times, reverse_loop
@@ -40,6 +41,10 @@ class MolDiffModel(nn.Module):
         self.size_hist = list(map(float, size_hist))
         self.size_model = size_model
         self.conditions = conditions
+        props = self.properties
+        #: the property a bare value refers to (``--property 80``): a one-property model's, or set by
+        #: :func:`moldiff.load_model` for the ``qm9-<name>`` names
+        self.default_property = props.names[0] if props is not None and len(props.names) == 1 else None
         self.source = "this model"  # what error messages call it; load_model sets the name or path
         self.process = build_process(cfg.process, len(vocab.elements), len(vocab.charges), self.marginals)
         cond_in = 0 if self.properties is None else self.properties.dim
@@ -72,18 +77,21 @@ class MolDiffModel(nn.Module):
         return next(self.denoiser.parameters()).device
 
     def sample_sizes(self, n: int, generator: torch.Generator, pocket_size: int | None = None,
-                     min_size: int = 1) -> torch.Tensor:
-        """Atom counts drawn from the training histogram, or given the pocket's atom count for
-        pocket models; at least ``min_size`` (e.g. more than the fixed atoms of inpainting)."""
+                     min_size: int = 1, properties: dict[str, float] | None = None) -> torch.Tensor:
+        """Atom counts drawn from the training histogram, given the pocket's atom count for
+        pocket models, or given a requested property value for property models; at least
+        ``min_size`` (e.g. more than the fixed atoms of inpainting)."""
         if pocket_size is not None and self.size_model is not None:
             return PocketSizeModel.from_dict(self.size_model).sample(pocket_size, n, generator, min_size)
-        return sample_size(self.size_hist, n, generator, min_size)
+        hist = None if not properties or self.properties is None else self.properties.size_histogram(properties)
+        return sample_size(self.size_hist if hist is None else hist, n, generator, min_size)
 
     @torch.no_grad()
     def sample_arrays(self, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                       sampler: str = "ancestral", progress: bool = False, context: Context | None = None,
                       fixed: MolArrays | None = None, resamplings: int = 1, jump_length: int = 10,
-                      steric: float | None = None, engine: Engine | None = None) -> list[MolArrays]:
+                      steric: float | None = None, engine: Engine | None = None, cond: torch.Tensor | None = None,
+                      guidance: Guidance | None = None) -> list[MolArrays]:
         """Generate one molecule per entry of ``sizes`` and return them as plain arrays.
 
         ``context``: pocket atoms of every graph (already in the model's pocket-centred frame);
@@ -96,6 +104,9 @@ class MolDiffModel(nn.Module):
         (:class:`~moldiff.samplers.steric.StericGuidance`; needs ``context``); None: off.
         ``engine``: precision and compilation of the network (:class:`~moldiff.engine.Engine`);
         None: plain float32.
+        ``cond``: [G, C] property features (:meth:`property_features`) of property-conditioned
+        models; None: no property given. ``guidance``: classifier-free guidance with respect to
+        the pocket and the properties (:class:`~moldiff.samplers.guidance.Guidance`); None: off.
         """
         spec = SamplerSpec.parse(sampler)
         if n_steps < 1:
@@ -107,6 +118,10 @@ class MolDiffModel(nn.Module):
         if context is not None:
             context = Context(context.pos.to(device, dtype), context.h.to(device, dtype), context.batch.to(device))
         topo = Topology.from_sizes(sizes, device=device, context=context)
+        if cond is not None:
+            if self.properties is None:
+                raise ValueError(f"{self.source} is not property-conditioned: it takes no property values")
+            topo.cond = cond.to(device, dtype)
         like = torch.zeros(1, device=device, dtype=dtype)
         constraints: tuple = ()
         if steric is not None:
@@ -117,8 +132,13 @@ class MolDiffModel(nn.Module):
             topo.project = False  # inpainting works in the fixed atoms' frame
             constraints += (Inpainting(self.process, self._fixed_atoms(fixed, topo, dtype), align=context is None),)
         times = jump_times(spec.times(n_steps, self.process.schedule, device), resamplings, jump_length)
-        state = reverse_loop(self.process, self.runner(engine or Engine()), spec.step(), topo, times, like, generator,
-                             constraints, progress=progress)
+        network = self.runner(engine or Engine())
+        if guidance is not None and guidance.active:
+            if context is None and cond is None:
+                raise ValueError("classifier-free guidance needs a condition: a pocket or property values")
+            network = GuidedDenoiser(network, guidance)
+        state = reverse_loop(self.process, network, spec.step(), topo, times, like, generator, constraints,
+                             progress=progress)
         return split_state(state, topo, self.vocab)  # the loop ends on decoded classes
 
     def runner(self, engine: Engine) -> nn.Module:
@@ -126,6 +146,17 @@ class MolDiffModel(nn.Module):
         if engine not in self._runners:
             self._runners[engine] = engine.wrap(self.denoiser)
         return self._runners[engine]
+
+    def property_features(self, given: dict[str, float] | None, num_graphs: int) -> torch.Tensor | None:
+        """[G, C] condition features for property values ``given`` by name (None or empty: no
+        features, the unconditional model); a one-line ``ValueError`` for models without properties
+        or unknown names."""
+        if not given:
+            return None
+        if self.properties is None:
+            raise ValueError(f"{self.source} is not property-conditioned: it takes no property values")
+        props = self.properties
+        return props.features(props.values(given, num_graphs))
 
     def _fixed_atoms(self, fixed: MolArrays, topo: Topology, dtype: torch.dtype) -> FixedAtoms:
         """Fixed atoms as the first atoms of every graph, in the model's class indices."""
@@ -147,21 +178,23 @@ class MolDiffModel(nn.Module):
     def sample_in_pocket(self, pocket: Pocket, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                          sampler: str = "ancestral", progress: bool = False, fixed: MolArrays | None = None,
                          resamplings: int = 1, jump_length: int = 10, steric: float | None = None,
-                         engine: Engine | None = None) -> list[MolArrays]:
+                         engine: Engine | None = None, guidance: Guidance | None = None) -> list[MolArrays]:
         """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame
         (``fixed`` atoms too, see :meth:`sample_arrays`)."""
         context, center = pocket_context(pocket, len(sizes))
         arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context,
-                                    _shifted(fixed, -center), resamplings, jump_length, steric, engine)
+                                    _shifted(fixed, -center), resamplings, jump_length, steric, engine,
+                                    guidance=guidance)
         return _restore(arrays, center, fixed)
 
     def sample_around(self, fixed: MolArrays, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                       sampler: str = "ancestral", progress: bool = False, resamplings: int = 1,
-                      jump_length: int = 10, engine: Engine | None = None) -> list[MolArrays]:
-        """Unconditional molecules grown around ``fixed`` atoms, in their frame."""
+                      jump_length: int = 10, engine: Engine | None = None, cond: torch.Tensor | None = None,
+                      guidance: Guidance | None = None) -> list[MolArrays]:
+        """Molecules without a pocket grown around ``fixed`` atoms, in their frame."""
         center = fixed.pos.mean(axis=0)
         arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, None, _shifted(fixed, -center),
-                                    resamplings, jump_length, engine=engine)
+                                    resamplings, jump_length, engine=engine, cond=cond, guidance=guidance)
         return _restore(arrays, center, fixed)
 
     def save(self, path: str | Path) -> None:

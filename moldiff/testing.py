@@ -2,6 +2,8 @@
 that any :class:`~moldiff.nn.base.Denoiser` must pass."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
@@ -40,8 +42,7 @@ def transform(graph: NoisyGraph, rot: Tensor, shift: Tensor) -> NoisyGraph:
     ctx = graph.context
     if ctx is not None:
         ctx = Context(ctx.pos @ rot.T + shift, ctx.h, ctx.batch)
-    return NoisyGraph(graph.pos @ rot.T + shift, graph.h, graph.batch, graph.pair_index, graph.pair_attr,
-                      graph.t, graph.num_graphs, graph.update_mask, ctx)
+    return replace(graph, pos=graph.pos @ rot.T + shift, context=ctx)
 
 
 def assert_equivariant(model: Denoiser, graph: NoisyGraph, reflect: bool = True, atol: float = 1e-8) -> None:
@@ -72,9 +73,8 @@ def assert_permutation_equivariant(model: Denoiser, graph: NoisyGraph, seed: int
     inv = torch.empty_like(perm)
     inv[perm] = torch.arange(n)
     new_pairs = inv[graph.pair_index]
-    permuted = NoisyGraph(graph.pos[perm], graph.h[perm], graph.batch[perm], new_pairs, graph.pair_attr,
-                          graph.t, graph.num_graphs,
-                          None if graph.update_mask is None else graph.update_mask[perm], graph.context)
+    permuted = replace(graph, pos=graph.pos[perm], h=graph.h[perm], batch=graph.batch[perm], pair_index=new_pairs,
+                       update_mask=None if graph.update_mask is None else graph.update_mask[perm])
     out, out2 = model(graph), model(permuted)
     torch.testing.assert_close(out2.pos, out.pos[perm], atol=atol, rtol=1e-7)
     torch.testing.assert_close(out2.h, out.h[perm], atol=atol, rtol=1e-7)
@@ -82,14 +82,15 @@ def assert_permutation_equivariant(model: Denoiser, graph: NoisyGraph, seed: int
         torch.testing.assert_close(out2.pair, out.pair, atol=atol, rtol=1e-7)
 
 
-def untrained_model(config: str, vocab, seed: int = 0):
-    """A :class:`~moldiff.pipeline.MolDiffModel` from ``configs/<config>`` with random weights and
-    flat marginals: sampler guarantees (fixed atoms, steric limits) must hold for any network."""
+def untrained_model(config: str, vocab, seed: int = 0, overrides: list[str] = (), conditions: dict | None = None):
+    """A :class:`~moldiff.pipeline.MolDiffModel` from ``configs/<config>`` (with dotted
+    ``overrides``) with random weights and flat marginals: sampler guarantees (fixed atoms, steric
+    limits) must hold for any network. ``conditions``: property statistics of a property model."""
     from moldiff.config import load_config
     from moldiff.pipeline import MolDiffModel
 
-    cfg = load_config(f"configs/{config}")
+    cfg = load_config(f"configs/{config}", list(overrides))
     marginals = {"atom_type": [1 / len(vocab.elements)] * len(vocab.elements), "charge": [0.1, 0.8, 0.1],
                  "bond": [0.7, 0.2, 0.05, 0.05]}
     torch.manual_seed(seed)
-    return MolDiffModel(cfg, vocab, marginals, [0.0] * 6 + [1.0] * 6)
+    return MolDiffModel(cfg, vocab, marginals, [0.0] * 6 + [1.0] * 6, conditions=conditions)

@@ -58,6 +58,10 @@ def main() -> None:
                     help="steric guidance: keep generated atoms DIST Å from pocket atoms while sampling "
                          "(default: the model's own default; 0: off)")
     ap.add_argument("--jump_length", type=int, default=10)
+    ap.add_argument("--guidance", type=float, default=0.0, metavar="W",
+                    help="classifier-free guidance scale with respect to the pocket (0: off)")
+    ap.add_argument("--guidance_interval", type=float, nargs=2, default=(0.0, 1.0), metavar=("T_LO", "T_HI"),
+                    help="apply guidance only at diffusion times in [T_LO, T_HI] (default 0 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", default="outputs/bench_pockets")
@@ -66,7 +70,8 @@ def main() -> None:
                     help="Vina score-only + local minimization of valid molecules and the reference ligand "
                          "(dock: also re-docking, slow); needs --receptor_root")
     ap.add_argument("--receptor_root", default=None,
-                    help="CrossDocked test_set folder holding <target>/<pdb>_rec.pdb full receptors")
+                    help="folder of the full receptors: the CrossDocked test_set folder (<target>/<pdb>_rec.pdb) "
+                         "or the FEP benchmark folder (<subset>/<system>_protein.pdb)")
     ap.add_argument("--posebusters", action="store_true",
                     help="PoseBusters checks of valid molecules and the reference in the full receptor (--receptor_root)")
     ap.add_argument("--vina_max", type=int, default=None,
@@ -132,6 +137,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
     from moldiff.engine import Engine
     from moldiff.malloc import keep_freed_memory
     from moldiff.samplers import SamplerSpec
+    from moldiff.samplers.guidance import Guidance
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
@@ -142,11 +148,12 @@ def _sample(args, arrays, idx, out: Path) -> None:
     sampler = str(SamplerSpec.parse(args.sampler or model.cfg.sample.sampler))
     steric = model.steric_distance(args.steric)
     engine = Engine.parse(args.engine)
+    guidance = Guidance(args.guidance, *args.guidance_interval)
     rep = model.cfg.data.pocket_representation
     fragments = _fragments(arrays, idx, args.task, model.vocab) if args.task != "denovo" else {}
     warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation (and compilation) is not timed
     model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0),
-                           sampler, steric=steric, engine=engine)
+                           sampler, steric=steric, engine=engine, guidance=guidance)
     mols, which, seconds, skipped = [], [], [], {}
     for k, i in enumerate(tqdm(idx, desc="pockets")):
         fixed = None
@@ -165,7 +172,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         synchronize(model.device)
         start = time.perf_counter()
         got = model.sample_in_pocket(pocket, sizes, n_steps, gen, sampler, fixed=fixed, resamplings=args.resamplings,
-                                     jump_length=args.jump_length, steric=steric, engine=engine)
+                                     jump_length=args.jump_length, steric=steric, engine=engine, guidance=guidance)
         synchronize(model.device)
         seconds.append(time.perf_counter() - start)
         mols += got
@@ -178,14 +185,14 @@ def _sample(args, arrays, idx, out: Path) -> None:
             {str(i): {k: v for k, v in f.items() if k != "fixed"} | _fixed_json(f.get("fixed"))
              for i, f in fragments.items()}, indent=1))
     timing = {"model": str(args.model), "task": args.task, "size": args.size, "sampler": sampler, "n_steps": n_steps,
-              "engine": str(engine),
+              "engine": str(engine), "guidance": str(guidance),
               "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": steric,
               "n_samples_per_pocket": args.n_samples, "n_pockets": len(seconds), "skipped": skipped,
               "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
     write_text(out / "timing.json", json.dumps(timing, indent=2))
     print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), {sampler}, "
-          f"{n_steps} steps, {engine}: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+          f"{n_steps} steps, {engine}, guidance {guidance}: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
 
 
 def _reference(arrays, i: int):
@@ -236,8 +243,13 @@ def _fixed_json(fixed) -> dict:
 
 
 def _receptor(root: str, name: str) -> Path:
-    """The full receptor of a CrossDocked complex name ``<target>/<pdb>_rec_<ligand>``."""
-    path = Path(root) / (name.split("_rec_")[0] + "_rec.pdb")
+    """The full receptor of a complex: ``<target>/<pdb>_rec.pdb`` for a CrossDocked name
+    ``<target>/<pdb>_rec_<ligand>``, ``<subset>/<system>_protein.pdb`` for an FEP-benchmark name
+    ``<subset>/<system>/<ligand>``."""
+    if "_rec_" in name:
+        path = Path(root) / (name.split("_rec_")[0] + "_rec.pdb")
+    else:
+        path = Path(root) / (name.rsplit("/", 1)[0] + "_protein.pdb")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: receptor of {name} not found")
     return path

@@ -10,6 +10,11 @@ Many pockets:        python scripts/sample.py --pockets pockets.csv --out_dir sc
  name and n_samples; one SDF per pocket plus index.csv; a rerun skips finished pockets;
  --devices N spreads the pockets over N GPUs, or N processes on the CPU)
 
+Property-conditioned QM9:  python scripts/sample.py --model qm9-alpha --property 80.0 --guidance 1
+(or --model qm9_props --property alpha=80 gap=6.5; properties left out are free)
+Classifier-free guidance (pocket and property models): --guidance W (0: plain conditional model),
+ --guidance_interval T_LO T_HI applies it only at those diffusion times
+
 Inpainting (fixed atoms stay exactly in place and come first in every molecule, in file order):
   grow a fragment:    --fix_atoms fragment.sdf --num_atoms 25
   link fragments:     --fix_atoms frag1.sdf frag2.sdf --num_atoms 24
@@ -58,6 +63,13 @@ def main() -> int | None:
     pocket.add_argument("--devices", type=int, default=1, help="with --pockets: GPUs (or CPU processes) to use")
     pocket.add_argument("--relax", action="store_true",
                         help="relax each valid ligand with MMFF94, pocket atoms fixed (writes relax_rmsd)")
+    cond = ap.add_argument_group("guidance and properties")
+    cond.add_argument("--property", nargs="+", default=None, metavar="[NAME=]VALUE",
+                      help="property values to generate for (property models; a bare VALUE for a qm9-<name> model)")
+    cond.add_argument("--guidance", type=float, default=0.0, metavar="W",
+                      help="classifier-free guidance scale w >= 0 with respect to the pocket / properties (default 0)")
+    cond.add_argument("--guidance_interval", type=float, nargs=2, default=(0.0, 1.0), metavar=("T_LO", "T_HI"),
+                      help="apply guidance only at diffusion times in [T_LO, T_HI] (default 0 1: always)")
     fix = ap.add_argument_group("inpainting (fixed atoms)")
     fix.add_argument("--fix_atoms", nargs="+", default=None, metavar="SDF",
                      help="hold these atoms fixed (every atom of each file; several files are linked)")
@@ -98,7 +110,8 @@ def main() -> int | None:
         raise ValueError("--fix_smarts and --fix_indices choose atoms of the --fix_atoms file: give it")
     mols = sample(model, args.n_samples, args.n_steps, _num_atoms(args.num_atoms), args.seed, args.batch_size,
                   args.sampler, pocket=pocket, fixed=fixed, resamplings=args.resamplings, jump_length=args.jump_length,
-                  steric=args.steric, engine=args.engine)
+                  steric=args.steric, engine=args.engine, properties=_properties(model, args.property),
+                  guidance=args.guidance, guidance_interval=tuple(args.guidance_interval))
     if args.relax:
         if pocket is None:
             raise ValueError("--relax needs a pocket (--pocket)")
@@ -132,13 +145,35 @@ def _screen(args, device: str) -> int:
     model.check_pocket_given(True)
     options = ScreenOptions(args.model or "pocket", args.n_steps, args.sampler, args.engine, args.steric,
                             _num_atoms(args.num_atoms), args.batch_size, args.seed, args.pocket_cutoff,
-                            args.keep_hetero, args.sanitize)
+                            args.keep_hetero, args.sanitize, args.guidance, tuple(args.guidance_interval))
     rows = sample_pockets(requests, args.out_dir, options, devices, model=model if len(devices) == 1 else None)
     failed = [r for r in rows if r["status"] != "ok"]
     print(f"{len(rows) - len(failed)} of {len(rows)} pockets sampled into {args.out_dir} (index.csv)")
     for r in failed:
         print(f"  {r['name']}: {r.get('error') or r['status']}")
     return 1 if len(failed) == len(rows) else 0
+
+
+def _properties(model, items: list[str] | None) -> dict[str, float] | None:
+    """'alpha=80 gap=6.5' -> {'alpha': 80.0, 'gap': 6.5}; a bare value is the model's own property
+    (a qm9-<name> model, or a model conditioned on one property)."""
+    if not items:
+        return None
+    if model.properties is None:
+        raise ValueError(f"{model.source} is not property-conditioned: --property needs a model such as qm9-alpha")
+    values = {}
+    for item in items:
+        name, eq, text = item.rpartition("=")
+        if not eq:
+            name = model.default_property
+            if name is None:
+                raise ValueError(f"--property {item}: say which property, as NAME=VALUE "
+                                 f"(this model: {', '.join(model.properties.names)})")
+        try:
+            values[name] = float(text)
+        except ValueError:
+            raise ValueError(f"--property {item}: {text!r} is not a number") from None
+    return values
 
 
 def _num_atoms(text: str | None):

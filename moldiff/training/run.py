@@ -79,8 +79,8 @@ def dataset_statistics(arrays, cfg: DataCfg) -> dict:
     if cfg.properties:
         idx = arrays.split_indices("train")
         idx = idx if cfg.train_half is None else training_half(idx, cfg.train_half)
-        conditions = PropertyConditions.fit(list(cfg.properties),
-                                            {k: arrays.properties[k][idx] for k in cfg.properties}).to_dict()
+        conditions = PropertyConditions.fit(list(cfg.properties), {k: arrays.properties[k][idx] for k in cfg.properties},
+                                            arrays.num_atoms[idx]).to_dict()
     return {"marginals": {k: np.asarray(v, dtype=float).tolist() for k, v in marginals.items()},
             "size_hist": np.asarray(arrays.num_atoms_histogram("train"), dtype=float).tolist(), "size_model": None,
             "conditions": conditions}
