@@ -40,7 +40,8 @@ class MolDiffModel(nn.Module):
         self.marginals = {k: list(map(float, v)) for k, v in marginals.items()}
         self.size_hist = list(map(float, size_hist))
         self.size_model = size_model
-        self.conditions = conditions
+        #: the properties this model is conditioned on (None: none)
+        self.properties = None if conditions is None else PropertyConditions.from_dict(conditions)
         props = self.properties
         #: the property a bare value refers to (``--property 80``): a one-property model's, or set by
         #: :func:`moldiff.load_model` for the ``qm9-<name>`` names
@@ -52,9 +53,9 @@ class MolDiffModel(nn.Module):
         self._runners: dict[Engine, nn.Module] = {}  # the denoiser as each engine runs it (compiled once)
 
     @property
-    def properties(self) -> PropertyConditions | None:
-        """The properties this model is conditioned on (None: none)."""
-        return None if self.conditions is None else PropertyConditions.from_dict(self.conditions)
+    def conditions(self) -> dict | None:
+        """:attr:`properties` as the plain dict the weights file stores."""
+        return None if self.properties is None else self.properties.to_dict()
 
     @property
     def conditional(self) -> bool:

@@ -61,15 +61,17 @@ def predict_dataset(regressor: PropertyRegressor, qm9, indices: np.ndarray, batc
                    [np.array([lut[int(c)] for c in m[2]]) for m in mols], batch_size)
 
 
-def reference_errors(regressor: PropertyRegressor, qm9, name: str, seed: int = 0,
-                     limit: int | None = None) -> dict[str, float]:
-    """The protocol's reference MAEs for property ``name`` on half b (``limit`` molecules of it)."""
+def half_b_predictions(regressor: PropertyRegressor, qm9) -> tuple[np.ndarray, np.ndarray]:
+    """The molecules of training half b (indices) and the regressor's predictions for them [n, P]:
+    computed once per regressor, they serve :func:`reference_errors` of every property it predicts."""
     b = training_half(qm9.split_indices("train"), "b")
-    if limit is not None:
-        b = np.random.default_rng(seed).choice(b, size=min(limit, len(b)), replace=False)
-    k = regressor.properties.index(name)
+    return b, predict_dataset(regressor, qm9, b)
+
+
+def reference_errors(qm9, name: str, b: np.ndarray, pred: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """The protocol's reference MAEs for property ``name`` from predictions ``pred`` [n] of its
+    values for half-b molecules ``b`` (:func:`half_b_predictions`)."""
     truth = qm9.properties[name][b]
-    pred = predict_dataset(regressor, qm9, b)[:, k]
     shuffled = np.random.default_rng(seed).permutation(truth)
     return {"lower_bound": float(np.abs(pred - truth).mean()),
             "naive_upper_bound": float(np.abs(pred - shuffled).mean()),

@@ -81,7 +81,7 @@ def _benchmark(args, out: Path) -> None:
     from moldiff.datasets.qm9 import load_qm9
     from moldiff.engine import Engine
     from moldiff.nn.regressor import PropertyRegressor
-    from moldiff.property_eval import predict_arrays, reference_errors, target_pairs
+    from moldiff.property_eval import half_b_predictions, predict_arrays, reference_errors, target_pairs
     from moldiff.samplers import SamplerSpec
     from moldiff.samplers.guidance import Guidance
 
@@ -103,13 +103,17 @@ def _benchmark(args, out: Path) -> None:
         has_rdkit = False
     results = {"model": args.model, "sampler": sampler, "n_steps": n_steps, "engine": str(engine),
                "n_samples": args.n_samples, "device": device_name(model.device), "properties": {}}
-    saved = {}
+    saved, loaded = {}, {}
     for name, path in regressors.items():
         if name not in props.names:
             raise ValueError(f"{args.model} is not conditioned on {name} (it knows {', '.join(props.names)})")
-        reg = PropertyRegressor.load(path, device)
+        if path not in loaded:  # one regressor may judge several properties: load and predict half b once
+            reg = PropertyRegressor.load(path, device)
+            loaded[path] = (reg, *half_b_predictions(reg, qm9))
+        reg, half_b, pred_b = loaded[path]
         k_reg = reg.properties.index(name)
-        entry = {"regressor": path, "reference": reference_errors(reg, qm9, name, args.seed), "settings": {}}
+        entry = {"regressor": path, "reference": reference_errors(qm9, name, half_b, pred_b[:, k_reg], args.seed),
+                 "settings": {}}
         idx, sizes = target_pairs(qm9, args.n_samples, args.seed)
         targets = qm9.properties[name][idx]
         saved[f"{name}_target"] = targets

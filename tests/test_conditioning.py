@@ -96,6 +96,9 @@ def test_regressor_is_e3_invariant_in_float64_and_round_trips(tmp_path):
     torch.testing.assert_close(back(pos.float(), types, charges, ptr), reg(pos.float(), types, charges, ptr))
     with pytest.raises(ValueError, match="not found"):
         PropertyRegressor.load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable regressor file"):
+        PropertyRegressor.load(tmp_path / "junk.pt")
 
 
 def test_atoms_only_baseline_is_the_half_a_mean_per_size():

@@ -66,7 +66,10 @@ class PropertyRegressor(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"{path}: regressor file not found")
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # torch raises many types for corrupt files
+            raise ValueError(f"{path}: not a readable regressor file ({type(e).__name__})") from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ValueError(f"{path}: not a moldiff property regressor")
         model = cls(payload["num_types"], payload["num_charges"], payload["properties"], payload["mean"],
