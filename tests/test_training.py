@@ -1,10 +1,11 @@
 """Lightning training: exact resume, EMA export, EDM baseline and heavy-atom variants train and sample."""
+import numpy as np
 import pytest
 import torch
 
 from moldiff.api import load_model, sample
-from moldiff.config import TrainCfg, load_config
-from moldiff.training.run import train
+from moldiff.config import ConfigError, TrainCfg, load_config
+from moldiff.training.run import train, warm_start_state
 from moldiff.training.system import learning_rate
 
 
@@ -57,6 +58,35 @@ def test_warm_start_from_weights(small_qm9, tmp_path):
     a, b = _weights(first), _weights(second)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_warm_start_grows_condition_inputs(small_qm9, tmp_path):
+    """An unconditional model starts a property-conditioned one: the new condition columns of the
+    first layer are zero, everything else is copied, so both compute the same function at first."""
+    first = train(_cfg(small_qm9, tmp_path / "a", "train.max_steps=2"))
+    second = train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=0", f"train.init_weights={first}",
+                        "data.properties=[alpha, gap]"))
+    a, b = _weights(first), _weights(second)
+    grown = [k for k in a if a[k].shape != b[k].shape]
+    assert grown == ["embed_h.0.weight"]
+    w_a, w_b = a[grown[0]], b[grown[0]]
+    assert w_b.shape[1] == w_a.shape[1] + 4  # (value, given) per property
+    torch.testing.assert_close(w_b[:, :w_a.shape[1]], w_a, rtol=0, atol=0)
+    assert not w_b[:, w_a.shape[1]:].any()
+    for k in a.keys() - set(grown):
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    model, base = load_model(second), load_model(first)
+    mols = sample(model, 2, n_steps=3, seed=1, num_atoms=[9, 12], progress=False, properties={"alpha": 70.0, "gap": 0.25})
+    ref = sample(base, 2, n_steps=3, seed=1, num_atoms=[9, 12], progress=False)
+    for m, r in zip(mols, ref):
+        np.testing.assert_allclose(m.GetConformer().GetPositions(), r.GetConformer().GetPositions(), atol=1e-4)
+
+
+def test_warm_start_refuses_other_shapes():
+    with pytest.raises(ConfigError, match="embed.weight has shape"):
+        warm_start_state({"embed.weight": torch.zeros(4, 3)}, {"embed.weight": torch.zeros(5, 3)})
+    with pytest.raises(ConfigError, match="differ in their parameters"):
+        warm_start_state({"a": torch.zeros(1)}, {"b": torch.zeros(1)})
 
 
 def test_learning_rate_schedule():

@@ -11,14 +11,37 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
+from torch import Tensor
 
 from moldiff.config import Config, ConfigError, DataCfg
 from moldiff.conditioning import PropertyConditions
 from moldiff.datasets.molecules import MoleculeDataModule, training_half
 from moldiff.training.system import DiffusionSystem
 from moldiff.vocab import Vocab
+
+
+def warm_start_state(target: dict[str, Tensor], source: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``source``'s weights in ``target``'s shapes. Equal shapes are copied; a weight matrix that
+    gained trailing input columns (condition features appended to a layer's input, e.g. a
+    property-conditioned model started from an unconditional one) keeps the source columns and
+    gets zeros in the new ones, so the started network computes exactly what the source did until
+    training moves them. Any other difference is a ConfigError."""
+    if target.keys() != source.keys():
+        diff = sorted(target.keys() ^ source.keys())
+        raise ConfigError(f"train.init_weights: the denoisers differ in their parameters ({', '.join(diff[:4])} ...)")
+    state = {}
+    for k, t in target.items():
+        s = source[k]
+        if s.shape == t.shape:
+            state[k] = s
+        elif s.dim() == 2 and t.dim() == 2 and s.shape[0] == t.shape[0] and s.shape[1] < t.shape[1]:
+            state[k] = torch.cat([s, s.new_zeros(t.shape[0], t.shape[1] - s.shape[1])], dim=1)
+        else:
+            raise ConfigError(f"train.init_weights: {k} has shape {tuple(s.shape)}, this model needs {tuple(t.shape)}")
+    return state
 
 
 def load_dataset(cfg: DataCfg, aromatic: bool) -> tuple[object, Vocab]:
@@ -134,7 +157,7 @@ def train(cfg: Config, resume: str | None = None) -> Path:
     if cfg.train.init_weights and not resume:
         from moldiff.api import load_model
 
-        init = load_model(cfg.train.init_weights).denoiser.state_dict()
+        init = warm_start_state(system.net.denoiser.state_dict(), load_model(cfg.train.init_weights).denoiser.state_dict())
         system.net.denoiser.load_state_dict(init)
         system.ema.module.load_state_dict(init)
     dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train,
