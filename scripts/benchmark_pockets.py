@@ -245,11 +245,11 @@ def _fixed_json(fixed) -> dict:
 def _receptor(root: str, name: str) -> Path:
     """The full receptor of a complex: ``<target>/<pdb>_rec.pdb`` for a CrossDocked name
     ``<target>/<pdb>_rec_<ligand>``, ``<subset>/<system>_protein.pdb`` for an FEP-benchmark name
-    ``<subset>/<system>/<ligand>``."""
+    ``<subset>/<system>/<ligand>`` (ligand names may contain slashes themselves)."""
     if "_rec_" in name:
         path = Path(root) / (name.split("_rec_")[0] + "_rec.pdb")
     else:
-        path = Path(root) / (name.rsplit("/", 1)[0] + "_protein.pdb")
+        path = Path(root) / ("/".join(name.split("/")[:2]) + "_protein.pdb")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: receptor of {name} not found")
     return path

@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--cache", default=str(DEFAULT_CACHE_PATH))
     ap.add_argument("--n_samples", type=int, default=10_000, help="molecules per property and setting")
     ap.add_argument("--guidance", type=float, nargs="+", default=[0.0], help="guidance scales to run")
+    ap.add_argument("--guidance_interval", type=float, nargs=2, default=(0.0, 1.0), metavar=("T_LO", "T_HI"),
+                    help="apply guidance only at diffusion times in [T_LO, T_HI] (default 0 1)")
     ap.add_argument("--n_steps", type=int, default=None)
     ap.add_argument("--sampler", default=None)
     ap.add_argument("--engine", default="fp32")
@@ -102,7 +104,8 @@ def _benchmark(args, out: Path) -> None:
     except ImportError:
         has_rdkit = False
     results = {"model": args.model, "sampler": sampler, "n_steps": n_steps, "engine": str(engine),
-               "n_samples": args.n_samples, "device": device_name(model.device), "properties": {}}
+               "n_samples": args.n_samples, "guidance_interval": list(args.guidance_interval),
+               "device": device_name(model.device), "properties": {}}
     saved, loaded = {}, {}
     for name, path in regressors.items():
         if name not in props.names:
@@ -123,7 +126,7 @@ def _benchmark(args, out: Path) -> None:
                 values[:, props.names.index(name)] = torch.as_tensor(targets)
             feats = props.features(values)
             gen = torch.Generator(device=model.device).manual_seed(args.seed)
-            guide = Guidance(w or 0.0)
+            guide = Guidance(w or 0.0, *args.guidance_interval)
             mols, start = [], time.perf_counter()
             for s in range(0, args.n_samples, args.batch_size):
                 sl = slice(s, s + args.batch_size)

@@ -38,3 +38,11 @@ def test_shipped_pocket_model_samples_in_the_demo_pocket():
     pocket = load_pocket("data/examples/1ia1_protein.pdb", ref_ligand="data/examples/1ia1_ligand.sdf")
     mols = sample(model, n_samples=2, n_steps=3, seed=0, pocket=pocket, progress=False)
     assert len(mols) == 2 and all(m.GetConformer().Is3D() for m in mols)
+
+
+@pytest.mark.skipif("qm9_props" not in available_models(), reason="no shipped property weights")
+def test_shipped_property_model_loads_by_alias_and_samples():
+    model = load_model("qm9-alpha")
+    assert model.default_property == "alpha" and tuple(model.properties.names) == ("alpha", "gap", "mu", "Cv")
+    mols = sample(model, n_samples=2, n_steps=3, seed=0, progress=False, properties={"alpha": 80.0}, guidance=1.0)
+    assert len(mols) == 2 and all(m.GetDoubleProp("target_alpha") == 80.0 for m in mols)

@@ -54,10 +54,11 @@ class PropertyRegressor(nn.Module):
         return self.standardized(pos, atom_type, charge, ptr) * self.std + self.mean
 
     def save(self, path: str | Path, **extra) -> None:
-        """Write the weights and everything needed to rebuild the model (atomically)."""
+        """Write the weights (on the CPU, so the file loads anywhere) and everything needed to
+        rebuild the model (atomically)."""
         payload = {"format": FORMAT, "num_types": self.num_types, "num_charges": self.num_charges,
                    "properties": self.properties, "mean": self.mean.tolist(), "std": self.std.tolist(),
-                   "kwargs": self.kwargs, "state_dict": self.state_dict(), **extra}
+                   "kwargs": self.kwargs, "state_dict": {k: v.cpu() for k, v in self.state_dict().items()}, **extra}
         save_torch(path, payload)
 
     @classmethod
