@@ -109,3 +109,13 @@ def drop_context(context: Context, num_graphs: int, p: float, generator: torch.G
     keep_graph = torch.rand(num_graphs, generator=generator, device=context.batch.device) >= p
     keep = keep_graph[context.batch]
     return Context(context.pos[keep], context.h[keep], context.batch[keep])
+
+
+def ligand_only_flags(context: Context | None, num_graphs: int, device: torch.device) -> Tensor:
+    """[G, 1]: 1 for graphs with no pocket atoms (ligand-only training molecules), else 0. Taken
+    before pocket dropout, so a complex whose pocket is dropped keeps 0 (the null mode)."""
+    if context is None:
+        return torch.ones(num_graphs, 1, device=device)
+    has_pocket = torch.bincount(context.batch, minlength=num_graphs) > 0
+    return (~has_pocket).to(torch.float32)[:, None]
+

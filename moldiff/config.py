@@ -29,6 +29,11 @@ class DataCfg:
     limit_train: int | None = None  # use only the first N training molecules (smoke runs, overfit tests)
     properties: list[str] = field(default_factory=list)  # qm9: condition on these properties (e.g. [alpha, gap])
     train_half: str | None = None  # qm9: train on half a or b of the training split (EDM's property protocol)
+    # complexes: one per-graph input, 1 for training ligands that come without a pocket (ligand-only
+    # caches such as MOSES), 0 for complexes and always 0 at sampling; with pocket dropout
+    # (train.cond_dropout) the pocket-free mode that guidance subtracts is then learned from the
+    # complexes' own ligands, not from the ligand-only set
+    flag_ligand_only: bool = False
 
 
 @dataclass

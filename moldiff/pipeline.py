@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from moldiff.conditioning import PropertyConditions
-from moldiff.config import Config, build_denoiser, build_process, config_from_dict
+from moldiff.config import Config, ConfigError, build_denoiser, build_process, config_from_dict
 from moldiff.convert import MolArrays, split_state
 from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
 from moldiff.engine import Engine
@@ -48,7 +48,11 @@ class MolDiffModel(nn.Module):
         self.default_property = props.names[0] if props is not None and len(props.names) == 1 else None
         self.source = "this model"  # what error messages call it; load_model sets the name or path
         self.process = build_process(cfg.process, len(vocab.elements), len(vocab.charges), self.marginals)
-        cond_in = 0 if self.properties is None else self.properties.dim
+        if cfg.data.flag_ligand_only and not self.conditional:
+            raise ConfigError("data.flag_ligand_only marks ligands without a pocket: only for complexes (pocket models)")
+        #: whether the denoiser takes the ligand-only flag (:func:`moldiff.conditioning.ligand_only_flags`; 0 when sampling)
+        self.flags_ligand_only = bool(cfg.data.flag_ligand_only)
+        cond_in = (0 if self.properties is None else self.properties.dim) + int(self.flags_ligand_only)
         self.denoiser = build_denoiser(cfg.model, self.process, POCKET_FEATURE_DIM if self.conditional else 0, cond_in)
         self._runners: dict[Engine, nn.Module] = {}  # the denoiser as each engine runs it (compiled once)
 

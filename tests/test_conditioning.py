@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from moldiff.conditioning import PropertyConditions, drop_context, drop_properties
+from moldiff.conditioning import PropertyConditions, drop_context, drop_properties, ligand_only_flags
 from moldiff.datasets.molecules import training_half
 from moldiff.geometry import random_rotations
 from moldiff.nn.base import Context
@@ -62,6 +62,21 @@ def test_context_dropout_removes_whole_pockets():
     assert abs((counts == 0).float().mean().item() - 0.25) < 0.04
     kept = torch.isin(batch, out.batch)
     torch.testing.assert_close(out.pos, ctx.pos[kept])
+
+
+def test_ligand_only_flags_mark_graphs_without_pocket_atoms():
+    ctx = Context(torch.zeros(5, 3), torch.zeros(5, 4), torch.tensor([0, 0, 2, 2, 2]))
+    assert ligand_only_flags(ctx, 4, torch.device("cpu")).flatten().tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert ligand_only_flags(None, 3, torch.device("cpu")).flatten().tolist() == [1.0, 1.0, 1.0]
+
+
+def test_ligand_only_flag_needs_a_pocket_model():
+    from moldiff.config import ConfigError
+    from moldiff.testing import untrained_model
+    from moldiff.vocab import QM9_VOCAB
+
+    with pytest.raises(ConfigError, match="only for complexes"):
+        untrained_model("tiny.yaml", QM9_VOCAB, overrides=["data.flag_ligand_only=true"])
 
 
 def test_training_halves_split_the_training_set():

@@ -44,6 +44,52 @@ def test_sample_in_demo_pocket(pocket_model, tmp_path):
         assert {a.GetSymbol() for a in m.GetAtoms()} <= {"C", "N", "O", "F", "P", "S", "Cl", "Br", "I"}
 
 
+def test_ligand_only_flag_is_taken_before_pocket_dropout(pocket_model, monkeypatch):
+    """With every pocket dropped, the complexes still carry flag 0: the null mode guidance uses is
+    learned from the complexes' own ligands, apart from ligand-only training molecules."""
+    import torch
+
+    from moldiff.config import load_config
+    from moldiff.datasets.molecules import MoleculeDataModule
+    from moldiff.training.run import dataset_statistics, load_dataset
+    from moldiff.training.system import DiffusionSystem
+
+    cfg = load_config("configs/tiny_pocket.yaml", [f"data.path={pocket_model.parent.parent / 'demo.npz'}",
+                                                   "data.flag_ligand_only=true"])
+    arrays, vocab = load_dataset(cfg.data, False)
+    stats = dataset_statistics(arrays, cfg.data)
+    system = DiffusionSystem(cfg.to_dict(), vocab.to_dict(), stats["marginals"], stats["size_hist"],
+                             stats["size_model"], stats["conditions"])
+    assert system.net.denoiser.cond_in == 1
+    batch = next(iter(MoleculeDataModule(arrays, vocab, 3, pocket_representation="full").train_dataloader()))
+    seen = {}
+    monkeypatch.setattr(system.process, "loss", lambda model, state, topo, generator=None: seen.update(topo=topo))
+    system._losses(batch, system.net.denoiser, dropout=0.0)
+    assert seen["topo"].context.pos.shape[0] > 0 and not seen["topo"].cond.any()
+    system._losses(batch, system.net.denoiser, dropout=1.0)  # every pocket dropped
+    assert seen["topo"].context.pos.shape[0] == 0
+    assert seen["topo"].cond.shape == (3, 1) and not seen["topo"].cond.any()
+
+
+def test_flagged_model_warm_starts_from_an_unflagged_one(pocket_model, tmp_path):
+    """The flag is a new input column that starts at zero: the warm-started model samples exactly
+    what its source does."""
+    cache = pocket_model.parent.parent / "demo.npz"
+    res = cli("train.py", "--config", "configs/tiny_pocket.yaml", f"data.path={cache}", f"train.out_dir={tmp_path / 'run'}",
+              "data.flag_ligand_only=true", "train.cond_dropout=0.5", f"train.init_weights={pocket_model}",
+              "train.max_steps=0")
+    assert res.returncode == 0, res.stderr[-3000:]
+    outs = []
+    for model in (pocket_model, tmp_path / "run" / "model.pt"):
+        out = tmp_path / f"{len(outs)}.sdf"
+        res = cli("sample.py", "--model", model, "--pocket", PROTEIN, "--ref_ligand", LIGAND, "--n_samples", 2,
+                  "--n_steps", 3, "--num_atoms", 9, "--device", "cpu", "--outfile", out, "--guidance", 1.0)
+        assert res.returncode == 0, res.stderr[-2000:]
+        outs.append([m.GetConformer().GetPositions() for m in Chem.SDMolSupplier(str(out), sanitize=False)])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
 @pytest.mark.parametrize("args, fragments", [
     (["--pocket", "missing.pdb", "--ref_ligand", LIGAND], ["missing.pdb"]),
     (["--pocket", LIGAND, "--ref_ligand", LIGAND], ["1ia1_ligand.sdf"]),

@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from moldiff.conditioning import drop_context, drop_properties
+from moldiff.conditioning import drop_context, drop_properties, ligand_only_flags
 from moldiff.config import config_from_dict
 from moldiff.pipeline import MolDiffModel
 from moldiff.processes.joint import clean_state
@@ -77,6 +77,8 @@ class DiffusionSystem(pl.LightningModule):
                 dropout: float = 0.0) -> dict[str, torch.Tensor]:
         nb = None if self.process.bond is None else self.process.bond.num_classes
         state, topo = clean_state(batch, nb)
+        if self.net.flags_ligand_only:  # before dropout: a dropped pocket is the null mode, not a ligand-only molecule
+            topo.cond = ligand_only_flags(topo.context, topo.num_graphs, topo.batch.device)
         if topo.context is not None:
             topo.context = drop_context(topo.context, topo.num_graphs, dropout, generator)
         properties = self.net.properties
