@@ -284,3 +284,21 @@ def test_many_pockets_one_sdf_each_resume_and_two_processes(pocket_model, tmp_pa
     one_line_error(cli("sample.py", "--pockets", bad, "--out_dir", out, "--device", "cpu"), "bad.csv", "protein")
     bad.write_text(f"protein,ref_ligand,center,radius\n{PROTEIN},{LIGAND},1 2 3,5\n")
     one_line_error(cli("sample.py", "--pockets", bad, "--out_dir", out, "--device", "cpu"), "row 1", "exactly one")
+
+
+def test_benchmark_receptors_are_found_by_complex_name(tmp_path):
+    """Full receptors for Vina: CrossDocked ``<target>/<pdb>_rec_<ligand>`` and FEP
+    ``<subset>/<system>/<ligand>``, whose ligand names may hold slashes of their own."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_pockets", ROOT / "scripts" / "benchmark_pockets.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (tmp_path / "merck").mkdir()
+    (tmp_path / "merck" / "shp2_protein.pdb").write_text("")
+    (tmp_path / "T1").mkdir()
+    (tmp_path / "T1" / "1abc_A_rec.pdb").write_text("")
+    assert bench._receptor(str(tmp_path), "merck/shp2/0:SHP099-1/Example 7") == tmp_path / "merck" / "shp2_protein.pdb"
+    assert bench._receptor(str(tmp_path), "T1/1abc_A_rec_2xyz_lig_tt_docked_0") == tmp_path / "T1" / "1abc_A_rec.pdb"
+    with pytest.raises(FileNotFoundError, match="receptor of merck/cdk8"):
+        bench._receptor(str(tmp_path), "merck/cdk8/lig1")
