@@ -34,11 +34,14 @@ def test_benchmark_properties_runs_every_setting(small_qm9, tmp_path):
     assert results["guidance_interval"] == [0.2, 0.8]
     assert set(results["properties"]) == {"alpha", "gap"}
     for entry in results["properties"].values():
-        assert list(entry["settings"]) == ["no property", "w=0", "w=1.5"]
+        assert list(entry["settings"]) == ["no property", "w=0", "w=1.5@[0.2,0.8]"]
         assert all(np.isfinite(s["mae"]) and 0 <= s["mol_stable"] <= 1 for s in entry["settings"].values())
+        calls = [s["network_calls_per_step"] for s in entry["settings"].values()]
+        assert calls[:2] == [1, 1] and 1 < calls[2] < 2  # two calls only at the steps inside the interval
     saved = np.load(tmp_path / "out" / "predictions.npz")
     assert saved["alpha_target"].shape == (6,)
-    assert "| moldiff, w=1.5 |" in (tmp_path / "out" / "results.md").read_text()
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "| moldiff, w=1.5@[0.2,0.8] |" in md and "guidance only at t in [0.2, 0.8]" in md
 
 
 def test_benchmark_properties_unknown_property_is_one_line(small_qm9, tmp_path):

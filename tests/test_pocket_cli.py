@@ -49,8 +49,10 @@ def test_ligand_only_flag_is_taken_before_pocket_dropout(pocket_model, monkeypat
     learned from the complexes' own ligands, apart from ligand-only training molecules."""
     import torch
 
+    import moldiff.training.system as system_module
     from moldiff.config import load_config
     from moldiff.datasets.molecules import MoleculeDataModule
+    from moldiff.nn.base import Context
     from moldiff.training.run import dataset_statistics, load_dataset
     from moldiff.training.system import DiffusionSystem
 
@@ -62,18 +64,28 @@ def test_ligand_only_flag_is_taken_before_pocket_dropout(pocket_model, monkeypat
                              stats["size_model"], stats["conditions"])
     assert system.net.denoiser.cond_in == 1
     batch = next(iter(MoleculeDataModule(arrays, vocab, 3, pocket_representation="full").train_dataloader()))
+    real_clean_state = system_module.clean_state
+
+    def without_first_pocket(*args):  # graph 0 becomes a ligand-only molecule (as MOSES ones are)
+        state, topo = real_clean_state(*args)
+        keep = topo.context.batch != 0
+        topo.context = Context(topo.context.pos[keep], topo.context.h[keep], topo.context.batch[keep])
+        return state, topo
+
+    monkeypatch.setattr(system_module, "clean_state", without_first_pocket)
     seen = {}
     monkeypatch.setattr(system.process, "loss", lambda model, state, topo, generator=None: seen.update(topo=topo))
     system._losses(batch, system.net.denoiser, dropout=0.0)
-    assert seen["topo"].context.pos.shape[0] > 0 and not seen["topo"].cond.any()
+    assert set(seen["topo"].context.batch.tolist()) == {1, 2}
+    assert seen["topo"].cond.flatten().tolist() == [1.0, 0.0, 0.0]
     system._losses(batch, system.net.denoiser, dropout=1.0)  # every pocket dropped
     assert seen["topo"].context.pos.shape[0] == 0
-    assert seen["topo"].cond.shape == (3, 1) and not seen["topo"].cond.any()
+    assert seen["topo"].cond.flatten().tolist() == [1.0, 0.0, 0.0]
 
 
 def test_flagged_model_warm_starts_from_an_unflagged_one(pocket_model, tmp_path):
-    """The flag is a new input column that starts at zero: the warm-started model samples exactly
-    what its source does."""
+    """The flag is a new input column that starts at zero and every other weight is copied, so the
+    warm-started model samples exactly what its source does (with guidance too)."""
     cache = pocket_model.parent.parent / "demo.npz"
     res = cli("train.py", "--config", "configs/tiny_pocket.yaml", f"data.path={cache}", f"train.out_dir={tmp_path / 'run'}",
               "data.flag_ligand_only=true", "train.cond_dropout=0.5", f"train.init_weights={pocket_model}",
@@ -88,6 +100,16 @@ def test_flagged_model_warm_starts_from_an_unflagged_one(pocket_model, tmp_path)
         outs.append([m.GetConformer().GetPositions() for m in Chem.SDMolSupplier(str(out), sanitize=False)])
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, atol=1e-4)
+    import torch
+
+    from moldiff.api import load_model
+
+    src, grown = load_model(pocket_model).denoiser.state_dict(), load_model(tmp_path / "run" / "model.pt").denoiser.state_dict()
+    w_src, w_new = src["embed_h.0.weight"], grown["embed_h.0.weight"]
+    assert w_new.shape[1] == w_src.shape[1] + 1 and not w_new[:, -1].any()  # the flag column starts at zero
+    for k in src:
+        torch.testing.assert_close(grown[k][:, :w_src.shape[1]] if k == "embed_h.0.weight" else grown[k], src[k],
+                                   rtol=0, atol=0, msg=k)
 
 
 @pytest.mark.parametrize("args, fragments", [

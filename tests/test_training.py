@@ -83,10 +83,20 @@ def test_warm_start_grows_condition_inputs(small_qm9, tmp_path):
 
 
 def test_warm_start_refuses_other_shapes():
-    with pytest.raises(ConfigError, match="embed.weight has shape"):
-        warm_start_state({"embed.weight": torch.zeros(4, 3)}, {"embed.weight": torch.zeros(5, 3)})
-    with pytest.raises(ConfigError, match="differ in their parameters"):
-        warm_start_state({"a": torch.zeros(1)}, {"b": torch.zeros(1)})
+    """Only condition inputs may grow: a wider time embedding also widens the first layer (in the
+    middle of its input), and a pocket model has parameters an unconditional one lacks."""
+    from moldiff.nn.egnn import EGNNDenoiser
+
+    def net(**kw):
+        return EGNNDenoiser(7, 7, hidden=16, pair_hidden=8, num_layers=1, **kw)
+
+    assert warm_start_state(net(cond_in=3), net())["embed_h.0.weight"].shape[1] == 7 + 32 + 3
+    with pytest.raises(ConfigError, match="embed_h.0.weight has shape"):
+        warm_start_state(net(time_dim=40), net())
+    with pytest.raises(ConfigError, match="embed_h.0.weight has shape"):
+        warm_start_state(net(), net(cond_in=2))  # losing condition inputs is not a warm start either
+    with pytest.raises(ConfigError, match="differ in their parameters: embed_ctx"):
+        warm_start_state(net(context_in=5), net())
 
 
 def test_learning_rate_schedule():

@@ -94,6 +94,7 @@ class EGNNDenoiser(nn.Module):
 
     supports_context = True
     supports_cond = True
+    cond_weight = "embed_h.0.weight"  # the one weight whose input ends with the cond_in condition features
 
     def __init__(self, node_in: int, node_out: int, pair_in: int = 0, pair_out: int = 0,
                  hidden: int = 256, pair_hidden: int = 64, num_layers: int = 9, num_rbf: int = 32,

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
-from torch import Tensor
+from torch import Tensor, nn
 
 from moldiff.config import Config, ConfigError, DataCfg
 from moldiff.conditioning import PropertyConditions
@@ -23,22 +23,26 @@ from moldiff.training.system import DiffusionSystem
 from moldiff.vocab import Vocab
 
 
-def warm_start_state(target: dict[str, Tensor], source: dict[str, Tensor]) -> dict[str, Tensor]:
-    """``source``'s weights in ``target``'s shapes. Equal shapes are copied; a weight matrix that
-    gained trailing input columns (condition features appended to a layer's input, e.g. a
-    property-conditioned model started from an unconditional one) keeps the source columns and
-    gets zeros in the new ones, so the started network computes exactly what the source did until
-    training moves them. Any other difference is a ConfigError."""
-    if target.keys() != source.keys():
-        diff = sorted(target.keys() ^ source.keys())
-        raise ConfigError(f"train.init_weights: the denoisers differ in their parameters ({', '.join(diff[:4])} ...)")
+def warm_start_state(target: nn.Module, source: nn.Module) -> dict[str, Tensor]:
+    """``source``'s weights shaped for the denoiser ``target``. Equal shapes are copied. A target
+    with more condition inputs than its source (``cond_in``: e.g. a property-conditioned model
+    started from an unconditional one) gets the source's columns in its condition layer
+    (``cond_weight``, whose input ends with the condition features) and zeros in the new ones,
+    so it computes exactly what the source did until training moves them. Any other difference
+    is a ConfigError."""
+    t_state, s_state = target.state_dict(), source.state_dict()
+    if t_state.keys() != s_state.keys():
+        diff = sorted(t_state.keys() ^ s_state.keys())
+        raise ConfigError(f"train.init_weights: the denoisers differ in their parameters: {', '.join(diff[:4])}"
+                          + (" ..." if len(diff) > 4 else ""))
+    new_inputs = getattr(target, "cond_in", 0) - getattr(source, "cond_in", 0)
     state = {}
-    for k, t in target.items():
-        s = source[k]
+    for k, t in t_state.items():
+        s = s_state[k]
         if s.shape == t.shape:
             state[k] = s
-        elif s.dim() == 2 and t.dim() == 2 and s.shape[0] == t.shape[0] and s.shape[1] < t.shape[1]:
-            state[k] = torch.cat([s, s.new_zeros(t.shape[0], t.shape[1] - s.shape[1])], dim=1)
+        elif k == getattr(target, "cond_weight", None) and new_inputs > 0 and t.shape == (s.shape[0], s.shape[1] + new_inputs):
+            state[k] = torch.cat([s, s.new_zeros(s.shape[0], new_inputs)], dim=1)
         else:
             raise ConfigError(f"train.init_weights: {k} has shape {tuple(s.shape)}, this model needs {tuple(t.shape)}")
     return state
@@ -157,7 +161,7 @@ def train(cfg: Config, resume: str | None = None) -> Path:
     if cfg.train.init_weights and not resume:
         from moldiff.api import load_model
 
-        init = warm_start_state(system.net.denoiser.state_dict(), load_model(cfg.train.init_weights).denoiser.state_dict())
+        init = warm_start_state(system.net.denoiser, load_model(cfg.train.init_weights).denoiser)
         system.net.denoiser.load_state_dict(init)
         system.ema.module.load_state_dict(init)
     dm = MoleculeDataModule(arrays, vocab, cfg.data.batch_size, cfg.data.num_workers, cfg.data.limit_train,
