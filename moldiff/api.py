@@ -266,7 +266,7 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     num_fixed = 0 if fixed is None else len(fixed.elements)
     guide = Guidance(float(guidance), *map(float, guidance_interval))
     cond = model.property_features(properties, 1)  # checks names and values before any sampling
-    if guide.active and pocket is None and cond is None:
+    if guide.active and pocket is None and cond is None:  # before the progress bar starts (sample_arrays checks too)
         raise ValueError("classifier-free guidance needs a condition: give a pocket or property values")
     sizes = _sizes(model, n_samples, num_atoms, torch.Generator().manual_seed(seed), pocket, num_fixed, properties)
     gen = torch.Generator(device=model.device).manual_seed(seed)

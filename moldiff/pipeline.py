@@ -140,7 +140,7 @@ class MolDiffModel(nn.Module):
         network = self.runner(engine or Engine())
         if guidance is not None and guidance.active:
             if context is None and cond is None:
-                raise ValueError("classifier-free guidance needs a condition: a pocket or property values")
+                raise ValueError("classifier-free guidance needs a condition: give a pocket or property values")
             network = GuidedDenoiser(network, guidance)
         state = reverse_loop(self.process, network, spec.step(), topo, times, like, generator, constraints,
                              progress=progress)

@@ -109,7 +109,7 @@ def _benchmark(args, out: Path) -> None:
     saved, loaded = {}, {}
     interval = tuple(args.guidance_interval)
     t = SamplerSpec.parse(sampler).times(n_steps, model.process.schedule)[:-1]  # the network is called at these
-    guided_share = float(((t >= interval[0]) & (t <= interval[1])).float().mean())
+    guided_share = float(Guidance(1.0, *interval).covers(t).float().mean())
     for name, path in regressors.items():
         if name not in props.names:
             raise ValueError(f"{args.model} is not conditioned on {name} (it knows {', '.join(props.names)})")

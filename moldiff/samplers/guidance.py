@@ -41,6 +41,10 @@ class Guidance:
     def everywhere(self) -> bool:
         return self.t_lo == 0.0 and self.t_hi == 1.0
 
+    def covers(self, t: Tensor) -> Tensor:
+        """Whether each diffusion time in ``t`` lies in the guidance interval."""
+        return (t >= self.t_lo) & (t <= self.t_hi)
+
     def __str__(self) -> str:
         return f"{self.scale:g}" + ("" if self.everywhere else f"@[{self.t_lo:g},{self.t_hi:g}]")
 
@@ -64,7 +68,7 @@ class GuidedDenoiser(nn.Module):
             return cond
         w = torch.full_like(graph.t, g.scale)
         if not g.everywhere:  # per graph; skip the second call when no graph is in the interval
-            w = torch.where((graph.t >= g.t_lo) & (graph.t <= g.t_hi), w, torch.zeros_like(w))
+            w = torch.where(g.covers(graph.t), w, torch.zeros_like(w))
             if not bool(w.any()):
                 return cond
         null = self.denoiser(null_graph(graph))
