@@ -15,11 +15,22 @@ PROGRAM = '''
 import sys
 import torch
 from moldiff.config import load_config
+from moldiff.pipeline import MolDiffModel
 from moldiff.training.run import train
 from moldiff.training.system import DiffusionSystem
 
 out, devices, steps, data = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+validate = len(sys.argv) > 5
 training_step = DiffusionSystem.training_step
+sample_arrays = MolDiffModel.sample_arrays
+
+
+def logged_sampling(self, sizes, *args, **kwargs):
+    arrays = sample_arrays(self, sizes, *args, **kwargs)
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    with open(f"{out}/val_rank{rank}.txt", "a") as f:
+        f.write(" ".join(f"{float((a.pos ** 2).sum()):.5f}" for a in arrays) + "\\n")
+    return arrays
 
 
 def logged_step(self, batch, idx):
@@ -34,18 +45,21 @@ def save_weights(self):
 
 DiffusionSystem.training_step = logged_step
 DiffusionSystem.on_train_end = save_weights
+MolDiffModel.sample_arrays = logged_sampling
 overrides = [f"train.devices={devices}", f"train.strategy={'ddp' if devices > 1 else 'auto'}", "train.accelerator=cpu",
              f"train.max_steps={steps}", f"train.out_dir={out}", f"data.path={data}", "data.limit_train=64",
              "train.ckpt_every_n_steps=1000", "train.log_every_n_steps=1"]
+if validate:
+    overrides += ["train.val_every_n_steps=3", "train.val_num_samples=5", "train.val_sample_steps=2"]
 train(load_config("configs/tiny.yaml", overrides))
 '''
 
 
-def _train(tmp_path: Path, out: Path, devices: int, steps: int, data: Path) -> None:
+def _train(tmp_path: Path, out: Path, devices: int, steps: int, data: Path, validate: bool = False) -> None:
     script = tmp_path / "ddp_train.py"
     script.write_text(PROGRAM)
-    res = subprocess.run([sys.executable, str(script), str(out), str(devices), str(steps), str(data)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run([sys.executable, str(script), str(out), str(devices), str(steps), str(data)]
+                         + ["validate"] * validate, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
 
 
@@ -59,7 +73,7 @@ def test_two_ranks_share_the_stream_end_identical_and_resume_on_one_device(small
     stream = _batches(single / "batches_rank0.txt")  # one device: step k takes stream batch k
     assert len(set(stream.values())) == 8
 
-    _train(tmp_path, ddp, 2, 3, small_qm9)
+    _train(tmp_path, ddp, 2, 3, small_qm9, validate=True)
     rank0, rank1 = _batches(ddp / "batches_rank0.txt"), _batches(ddp / "batches_rank1.txt")
     assert [rank0[j] for j in range(3)] == [stream[0], stream[2], stream[4]]  # rank r, step j: batch 2j + r
     assert [rank1[j] for j in range(3)] == [stream[1], stream[3], stream[5]]
@@ -70,6 +84,11 @@ def test_two_ranks_share_the_stream_end_identical_and_resume_on_one_device(small
     ckpt = torch.load(ddp / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 3 and ckpt["stream_position"] == 6
     assert (ddp / "model.pt").exists()
+    # validation at step 3: the ranks sampled 3 and 2 different molecules of the 5, and logged the whole set's metrics
+    val0, val1 = ((ddp / f"val_rank{r}.txt").read_text().split() for r in (0, 1))
+    assert (len(val0), len(val1)) == (3, 2) and not set(val0) & set(val1)
+    log = next((ddp / "logs").glob("version_*/metrics.csv")).read_text()
+    assert "val/atom_stable" in log.splitlines()[0]
 
     _train(tmp_path, ddp, 1, 5, small_qm9)  # resume the 2-device run on one device
     resumed = _batches(ddp / "batches_rank0.txt")

@@ -42,9 +42,13 @@ def uniform_times(n_steps: int, device=None) -> Tensor:
     return torch.linspace(1.0, 0.0, n_steps + 1, device=device)
 
 
-#: Time grids: equal steps in t; in t^2 (denser near the data, as DDIM's "quadratic"); or equal
-#: steps in log-SNR between its values at t = 1 and t = 0 (DPM-Solver's choice).
-SPACINGS = ("uniform", "quadratic", "logsnr")
+#: Time grids: equal steps in t; in t^2 or t^3 (denser near the data, as DDIM's "quadratic"); equal
+#: steps in log-SNR between its values at t = 1 and t = 0 (DPM-Solver's choice); or Karras et al.'s
+#: (2022) grid, equal steps in sigma^(1/7) with sigma = exp(-log-SNR / 2) the noise-to-signal ratio.
+SPACINGS = ("uniform", "quadratic", "cubic", "logsnr", "karras")
+
+#: rho of the Karras grid (their default)
+KARRAS_RHO = 7.0
 
 
 def spaced_times(n_steps: int, spacing: str, schedule: Schedule, device=None) -> Tensor:
@@ -56,9 +60,16 @@ def spaced_times(n_steps: int, spacing: str, schedule: Schedule, device=None) ->
         times = u
     elif spacing == "quadratic":
         times = u ** 2
-    elif spacing == "logsnr":
+    elif spacing == "cubic":
+        times = u ** 3
+    elif spacing in ("logsnr", "karras"):
         ends = schedule.log_snr(torch.tensor([1.0, 0.0], dtype=torch.float64))
-        times = schedule.t_from_log_snr(ends[0] + (1 - u) * (ends[1] - ends[0]))
+        if spacing == "logsnr":
+            log_snr = ends[0] + (1 - u) * (ends[1] - ends[0])
+        else:
+            root = torch.exp(-ends / (2 * KARRAS_RHO))  # sigma^(1/rho) at t = 1 and t = 0
+            log_snr = -2 * KARRAS_RHO * torch.log(root[0] + (1 - u) * (root[1] - root[0]))
+        times = schedule.t_from_log_snr(log_snr)
         times[0], times[-1] = 1.0, 0.0
     else:
         raise ValueError(f"unknown spacing {spacing!r}; choose from {', '.join(SPACINGS)}")

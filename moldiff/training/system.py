@@ -107,29 +107,40 @@ class DiffusionSystem(pl.LightningModule):
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, sync_dist=True, batch_size=batch.num_graphs)
 
     def on_validation_epoch_end(self) -> None:
+        """Sample ``val_num_samples`` molecules with the EMA model and log their quality. Under DDP
+        each rank samples its share (molecules rank, rank + world, ...) and the molecules are
+        gathered, so every rank computes the metrics of the whole set (uniqueness is not a mean)."""
         n = self.cfg.train.val_num_samples
         if n <= 0 or self.trainer.sanity_checking:
             return
         model = self.export()
-        g = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed + self.global_step)
+        rank, world = self.global_rank, self.trainer.world_size
+        g = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed + self.global_step + 7_919 * rank)
         context = None
         if model.conditional:  # one ligand per validation pocket, with the reference ligand's size
-            batch = self._validation_pockets(n)
-            sizes, context = batch.ptr[1:] - batch.ptr[:-1], clean_state(batch, None)[1].context
+            batch = self._validation_pockets(n, rank, world)
+            sizes = torch.zeros(0, dtype=torch.long) if batch is None else batch.ptr[1:] - batch.ptr[:-1]
+            context = None if batch is None else clean_state(batch, None)[1].context
         else:
-            sizes = model.sample_sizes(n, torch.Generator().manual_seed(self.global_step))
-        arrays = model.sample_arrays(sizes, self.cfg.train.val_sample_steps, g, context=context)
-        self.log_dict({f"val/{k}": v for k, v in sample_metrics(arrays, self.train_smiles, "H" in model.vocab.elements).items()}, sync_dist=True)
+            sizes = model.sample_sizes(n, torch.Generator().manual_seed(self.global_step))[rank::world]
+        arrays = model.sample_arrays(sizes, self.cfg.train.val_sample_steps, g, context=context) if len(sizes) else []
+        if world > 1:
+            shares = [None] * world
+            torch.distributed.all_gather_object(shares, arrays)
+            arrays = [a for share in shares for a in share]
+        metrics = sample_metrics(arrays, self.train_smiles, "H" in model.vocab.elements)
+        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=True)  # equal on every rank
 
-    def _validation_pockets(self, n: int):
-        """The first ``n`` validation complexes that have a pocket (or, if none has, the first
-        ``n``) as one batch on this device."""
+    def _validation_pockets(self, n: int, rank: int = 0, world: int = 1):
+        """This rank's share (every ``world``-th from ``rank``) of the first ``n`` validation
+        complexes that have a pocket (or, if none has, of the first ``n``), as one batch on this
+        device; None when the share is empty."""
         from torch_geometric.data import Batch
 
         ds = self.trainer.datamodule.dataset("val")
         items = list(itertools.islice((it for it in map(ds.__getitem__, range(len(ds))) if len(it.pocket_pos)), n))
-        items = items or [ds[i] for i in range(min(n, len(ds)))]
-        return Batch.from_data_list(items, follow_batch=list(ds.follow_batch)).to(self.device)
+        items = (items or [ds[i] for i in range(min(n, len(ds)))])[rank::world]
+        return Batch.from_data_list(items, follow_batch=list(ds.follow_batch)).to(self.device) if items else None
 
     def export(self) -> MolDiffModel:
         """A :class:`MolDiffModel` carrying the EMA weights (what gets shipped)."""

@@ -125,7 +125,7 @@ def test_deterministic_samplers_are_reproducible_and_ddim_eta_zero_draws_no_coor
     assert not torch.allclose(run("ddim:eta=0.5", 1).pos, run("ddim:eta=0.5", 2).pos)
 
 
-@pytest.mark.parametrize("spacing", ["uniform", "quadratic", "logsnr"])
+@pytest.mark.parametrize("spacing", ["uniform", "quadratic", "cubic", "logsnr", "karras"])
 def test_spaced_times(float64, spacing):
     sch = polynomial()
     times = spaced_times(10, spacing, sch)
@@ -135,8 +135,12 @@ def test_spaced_times(float64, spacing):
         lam = sch.log_snr(times)
         steps = lam[1:] - lam[:-1]
         torch.testing.assert_close(steps, steps.mean().expand_as(steps), atol=1e-6, rtol=0)
-    if spacing == "quadratic":
-        torch.testing.assert_close(times, torch.linspace(1, 0, 11) ** 2)
+    if spacing in ("quadratic", "cubic"):
+        torch.testing.assert_close(times, torch.linspace(1, 0, 11) ** (2 if spacing == "quadratic" else 3))
+    if spacing == "karras":  # equal steps in sigma^(1/7), sigma = exp(-log-SNR / 2)
+        root = torch.exp(-sch.log_snr(times) / 14)
+        steps = root[1:] - root[:-1]
+        torch.testing.assert_close(steps, steps.mean().expand_as(steps), atol=1e-6, rtol=0)
 
 
 def test_schedule_inverse_log_snr(float64):
@@ -154,7 +158,7 @@ def test_sampler_strings_parse_and_print_back():
     assert SamplerSpec.parse(str(spec)) == spec
     assert str(SamplerSpec.parse("dpm2m:spacing=uniform")) == "dpm2m"
     for bad, match in [("euler", "unknown sampler"), ("ddim:eta=2", r"\[0, 1\]"), ("dpm2m:eta=0.5", "ddim only"),
-                       ("ddim:spacing=cubic", "spacing must be"), ("ddim:foo=1", "options are"),
+                       ("ddim:spacing=quartic", "spacing must be"), ("ddim:foo=1", "options are"),
                        ("ddim:eta=x", "number")]:
         with pytest.raises(ValueError, match=match):
             SamplerSpec.parse(bad)
