@@ -72,6 +72,7 @@ class TrainCfg:
     max_steps: int = 100_000
     max_time_minutes: float | None = None  # stop (and checkpoint) after this wall time
     precision: str = "32-true"  # bf16-mixed on GPU
+    compile: bool = False  # torch.compile the denoiser for training steps (dynamic shapes; weights shared)
     accelerator: str = "auto"
     devices: int = 1
     num_nodes: int = 1

@@ -67,6 +67,7 @@ class DiffusionSystem(pl.LightningModule):
         self.ema = AveragedModel(self.net.denoiser, multi_avg_fn=get_ema_multi_avg_fn(self.cfg.train.ema_decay))
         self.ema.requires_grad_(False)  # updated by averaging, never by gradients (DDP must not wait for them)
         self.train_smiles: set[str] | None = None
+        self._compiled: dict[str, torch.nn.Module] = {}  # a plain dict: the compiled wrapper adds no state_dict keys
         self._stream_start, self._segment_step = 0, 0  # stream position and step when this run (segment) began
 
     @property
@@ -91,8 +92,17 @@ class DiffusionSystem(pl.LightningModule):
         for group in self.trainer.optimizers[0].param_groups:
             group["lr"] = lr
 
+    def training_denoiser(self) -> torch.nn.Module:
+        """The denoiser training steps call: with ``train.compile`` a ``torch.compile`` wrapper
+        (dynamic shapes, compiled once on first use) that shares the denoiser's parameters."""
+        if not self.cfg.train.compile:
+            return self.net.denoiser
+        if "denoiser" not in self._compiled:
+            self._compiled["denoiser"] = torch.compile(self.net.denoiser, dynamic=True)
+        return self._compiled["denoiser"]
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        losses = self._losses(batch, self.net.denoiser, dropout=self.cfg.train.cond_dropout)
+        losses = self._losses(batch, self.training_denoiser(), dropout=self.cfg.train.cond_dropout)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, batch_size=batch.num_graphs)
         self.log("loss", losses["loss"], prog_bar=True, logger=False, batch_size=batch.num_graphs)
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=batch.num_graphs)
