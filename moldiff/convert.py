@@ -63,6 +63,7 @@ def pack_arrays(mols: list[MolArrays]) -> dict[str, np.ndarray]:
 
 def unpack_arrays(data) -> list[MolArrays]:
     """Inverse of :func:`pack_arrays` (accepts the dict or a loaded ``.npz``)."""
+    data = {k: np.asarray(data[k]) for k in data}  # an NpzFile would decompress the array again on every access
     atom_cut = np.concatenate(([0], np.cumsum(data["num_atoms"])))
     bond_cut = np.concatenate(([0], np.cumsum(data["num_bonds"])))
     has_bonds = bool(data["has_bonds"])
