@@ -17,10 +17,14 @@ def posebusters_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike) -> p
     no true pose needed), plus ``pb_valid`` (all checks pass); molecules PoseBusters cannot load
     fail every check."""
     from posebusters import PoseBusters
+    from posebusters.tools.loading import safe_load_mol
 
     if not os.path.isfile(protein):
         raise ValueError(f"{protein}: no such file")
-    table = PoseBusters(config="dock").bust(list(mols), None, str(protein), full_report=False)
+    buster = PoseBusters(config="dock")
+    # Loaded once here: given a path, PoseBusters reads and parses the protein again for every molecule.
+    receptor = safe_load_mol(str(protein), **buster.config.get("loading", {}).get("mol_cond", {}))
+    table = buster.bust(list(mols), None, str(protein) if receptor is None else receptor, full_report=False)
     checks = table.reset_index(drop=True).astype(bool)
     checks["pb_valid"] = checks.all(axis=1)
     return checks
