@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 from moldiff.atomic import write_text
+from moldiff.chem.posecheck import CONFIGS
 from moldiff.cli import run
 
 CLASH_DISTANCE = 2.0
@@ -72,8 +73,8 @@ def main() -> None:
     ap.add_argument("--receptor_root", default=None,
                     help="folder of the full receptors: the CrossDocked test_set folder (<target>/<pdb>_rec.pdb) "
                          "or the FEP benchmark folder (<subset>/<system>_protein.pdb)")
-    ap.add_argument("--posebusters", action="store_true",
-                    help="PoseBusters checks of valid molecules and the reference in the full receptor (--receptor_root)")
+    ap.add_argument("--posebusters", nargs="?", const="dock", default=None, choices=CONFIGS,
+                    help="PoseBusters checks of valid molecules and the reference in the full receptor (--receptor_root); dock_fast skips the slow internal-energy check")
     ap.add_argument("--vina_max", type=int, default=None,
                     help="Vina/PoseBusters: only the first N valid molecules of each pocket (sample order; default all)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for Vina")
@@ -275,7 +276,7 @@ def _pocket_task(job: tuple) -> dict:
                 row[k] = float(np.mean(vals)) if vals else np.nan
                 row[f"ref_{k}"] = ref_scores.get(k, np.nan)
     if posebusters:
-        table = posebusters_table([*mols, ref], receptor)
+        table = posebusters_table([*mols, ref], receptor, posebusters)
         row["pb_valid"] = float(table["pb_valid"].iloc[:-1].mean()) if mols else np.nan
         row["ref_pb_valid"] = float(table["pb_valid"].iloc[-1])
     return row
@@ -369,6 +370,8 @@ def _evaluate(arrays, out: Path, args) -> None:
                                                                   "pb_valid"),
         mean_only=("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski", "ref_vina_score", "ref_vina_min",
                    "ref_vina_dock", "ref_pb_valid"))
+    if args.posebusters:
+        summary["posebusters_config"] = args.posebusters
     summary["rings"] = {"generated_valid": ring_size_fractions(all_valid), "reference": ring_size_fractions(refs)}
     if args.train_cache:
         from moldiff.chem.geometry_stats import geometry_report
@@ -424,7 +427,8 @@ def _markdown(s: dict) -> str:
     if "vina_failed_mean" in s:
         lines.append(f"| valid molecules Vina could not score | {100 * s['vina_failed_mean']:.1f} % | |")
     if "pb_valid_mean" in s:
-        lines.append(f"| PoseBusters-valid (of valid molecules; reference {100 * s['ref_pb_valid_mean']:.1f} %) | "
+        lines.append(f"| PoseBusters-valid ({s.get('posebusters_config', 'dock')} checks; of valid molecules; "
+                     f"reference {100 * s['ref_pb_valid_mean']:.1f} %) | "
                      f"{100 * s['pb_valid_mean']:.1f} % | {100 * s['pb_valid_median']:.1f} % |")
     rings = s.get("rings")
     if rings:

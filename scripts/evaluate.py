@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 
 from moldiff.atomic import write_text
+from moldiff.chem.posecheck import CONFIGS
 from moldiff.cli import run
 
 
@@ -56,7 +57,8 @@ def main() -> int:
     ap.add_argument("--ref_ligand", default=None, help="reference ligand SDF (compared on the same footing)")
     ap.add_argument("--vina", choices=("off", "score", "dock"), default="off",
                     help="Vina score-only + local minimization (dock: also re-docking, slow); needs --pocket and --ref_ligand")
-    ap.add_argument("--posebusters", action="store_true", help="PoseBusters checks in the protein (needs --pocket)")
+    ap.add_argument("--posebusters", nargs="?", const="dock", default=None, choices=CONFIGS,
+                    help="PoseBusters checks in the protein (needs --pocket); dock_fast skips the slow internal-energy check")
     ap.add_argument("--strain", action="store_true",
                     help="local MMFF94 strain energy of every valid molecule (kcal/mol; tens of ms per molecule)")
     ap.add_argument("--workers", type=int, default=1, help="--batch: processes evaluating pockets in parallel")
@@ -82,7 +84,7 @@ def main() -> int:
     train_mols = read_sdf(args.train_sdf) if args.train_sdf else None
     metrics = evaluate_molecules(mols, _novelty_reference(args.train_smiles, train_mols))
     table = molecule_table(mols, args.pocket, reference, args.vina, args.posebusters, args.strain)
-    summary = summarize(table)
+    summary = summarize(table) | ({"posebusters_config": args.posebusters} if args.posebusters else {})
     out = Path(args.out) if args.out else Path(args.sdf).parent
     out.mkdir(parents=True, exist_ok=True)
     text = format_table(metrics) + "\n\n" + _summary_table(summary)

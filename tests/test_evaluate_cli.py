@@ -108,7 +108,8 @@ def test_batch_with_vina_and_posebusters(tmp_path):
     """Two pockets in two worker processes with Vina and PoseBusters (~15 s on 2 CPU cores)."""
     csv = tmp_path / "pockets.csv"
     csv.write_text(f"pocket,ref_ligand,generated\n{PROTEIN},{LIGAND},{LIGAND}\n{PROTEIN},{LIGAND},{LIGAND}\n")
-    res = cli("evaluate.py", "--batch", csv, "--vina", "score", "--posebusters", "--workers", 2, "--out", tmp_path / "report")
+    res = cli("evaluate.py", "--batch", csv, "--vina", "score", "--posebusters", "dock_fast", "--workers", 2,
+              "--out", tmp_path / "report")
     assert res.returncode == 0, res.stderr[-2000:]
     per_pocket = pd.read_csv(tmp_path / "report" / "per_pocket.csv")
     assert (per_pocket["vina_score"] < -5).all() and (per_pocket["vina_failed"] == 0).all()

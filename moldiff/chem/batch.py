@@ -60,7 +60,7 @@ def read_pocket_csv(path: str | os.PathLike) -> list[PocketJob]:
     return jobs
 
 
-def evaluate_pocket(job: PocketJob, vina: str = "off", posebusters: bool = False, strain: bool = False) -> dict:
+def evaluate_pocket(job: PocketJob, vina: str = "off", posebusters: str | None = None, strain: bool = False) -> dict:
     """``{"name", "table"}`` with the molecule table of one pocket (reference ligand last), or
     ``{"name", "error"}`` with a one-line reason; never raises (runs in worker processes)."""
     from moldiff.chem.io import read_sdf
@@ -99,7 +99,7 @@ def pocket_row(name: str, table: pd.DataFrame) -> dict:
     return {k: (math.nan if v is None else v) for k, v in row.items()}
 
 
-def evaluate_pockets(jobs: Sequence[PocketJob], vina: str = "off", posebusters: bool = False, strain: bool = False,
+def evaluate_pockets(jobs: Sequence[PocketJob], vina: str = "off", posebusters: str | None = None, strain: bool = False,
                      workers: int = 1, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Evaluate every pocket (in a process pool when ``workers`` > 1, with a progress bar).
 

@@ -33,11 +33,12 @@ def _properties(mol: Chem.Mol) -> dict:
 
 
 def molecule_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike | None = None,
-                   reference: Chem.Mol | None = None, vina: str = "off", posebusters: bool = False,
+                   reference: Chem.Mol | None = None, vina: str = "off", posebusters: str | None = None,
                    strain: bool = False) -> pd.DataFrame:
     """One row per molecule (in order) and, with a ``reference``, a last row for it (``is_reference``).
     Vina (``"score"``: score-only + minimization, ``"dock"``: also re-docking) and PoseBusters
     need the ``protein`` file and run on valid molecules only; Vina needs the reference for its box.
+    ``posebusters``: None (off) or a configuration of :data:`moldiff.chem.posecheck.CONFIGS`.
     ``strain`` adds the local MMFF94 strain energy of each valid molecule
     (:func:`moldiff.chem.geometry_stats.strain_energy`: ``strain`` in kcal/mol and ``strain_rmsd``,
     or ``strain_error``); it costs a few tens of milliseconds per drug-sized molecule."""
@@ -67,7 +68,7 @@ def molecule_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike | None =
     if posebusters:
         if protein is None:
             raise ValueError("PoseBusters checks need the protein (--pocket)")
-        verdict = posebusters_table([everything[k] for k in valid], protein)["pb_valid"].tolist()
+        verdict = posebusters_table([everything[k] for k in valid], protein, posebusters)["pb_valid"].tolist()
         for k, ok in zip(valid, verdict):
             rows[k]["pb_valid"] = bool(ok)
     return pd.DataFrame(rows)
