@@ -209,7 +209,7 @@ def _summary_table(s: dict) -> str:
             ref = s.get(f"ref_{k}")
             lines.append(f"| {k} | {s[k + '_mean']:.3f} | {s[k + '_median']:.3f} | {'' if ref is None else f'{ref:.3f}'} |")
     for k, name in (("vina_failed", "Vina could not score"), ("strain_failed", "no strain (no MMFF parameters)"),
-                    ("pb_valid", "PoseBusters-valid")):
+                    ("pb_valid", f"PoseBusters-valid ({s.get('posebusters_config', 'dock')} checks)")):
         if s.get(k) is not None:
             ref = s.get(f"ref_{k}")
             lines.append(f"| {name} | {100 * s[k]:.1f} % | | {'' if ref is None else f'{100 * ref:.0f} %'} |")
