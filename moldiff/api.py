@@ -228,7 +228,7 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
            pocket: Pocket | None = None, fixed: MolArrays | None = None, resamplings: int = 1,
            jump_length: int = 10, steric: float | None = None, engine: str | None = None,
            properties: dict[str, float] | None = None, guidance: float = 0.0,
-           guidance_interval: tuple[float, float] = (0.0, 1.0)) -> list:
+           guidance_interval: tuple[float, float] = (0.0, 1.0), bond_decoding: str | None = None) -> list:
     """Sample ``n_samples`` molecules as RDKit Mols (for pocket models inside ``pocket``, in the
     protein's frame; see :func:`load_pocket`).
 
@@ -252,6 +252,10 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     prediction is pushed away from the unconditional one by ``w`` times their difference) with
     respect to the pocket and the given properties, applied at diffusion times within
     ``guidance_interval`` (:class:`~moldiff.samplers.guidance.Guidance`).
+    ``bond_decoding``: how the last step picks bond classes
+    (:data:`~moldiff.samplers.decoding.DECODINGS`): ``"argmax"``, or ``"valence"``, which lowers
+    bonds that would overload an atom, choosing by the predicted probabilities; None: the model's
+    default (``cfg.sample.bond_decoding``).
     Each molecule carries its validity flag, model, seed, step count, and QED/SA when valid.
     Runs are reproducible for a given ``seed`` and device.
     """
@@ -263,6 +267,8 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     batch_size = batch_size or model.cfg.sample.batch_size
     sampler = str(SamplerSpec.parse(sampler or model.cfg.sample.sampler))  # a bad string fails here, early
     run_engine = Engine.parse(engine or "fp32")
+    bond_decoding = bond_decoding or model.cfg.sample.bond_decoding
+    model.decoder(bond_decoding)  # a bad name fails here, early
     num_fixed = 0 if fixed is None else len(fixed.elements)
     guide = Guidance(float(guidance), *map(float, guidance_interval))
     cond = model.property_features(properties, 1)  # checks names and values before any sampling
@@ -273,6 +279,8 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     props = {"model": model.source, "seed": seed, "n_steps": n_steps, "sampler": sampler}
     if run_engine != Engine():
         props["engine"] = str(run_engine)
+    if bond_decoding != "argmax":
+        props["bond_decoding"] = bond_decoding
     if fixed is not None:
         props["fixed_atoms"] = num_fixed
     if fixed is not None or resamplings > 1:
@@ -288,7 +296,7 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
         props["guidance"] = str(guide)
     props.update({f"target_{k}": v for k, v in (properties or {}).items()})
     options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress, "engine": run_engine,
-               "guidance": guide}
+               "guidance": guide, "decoding": bond_decoding}
     mols = []
     for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
         chunk = sizes[start:start + batch_size]

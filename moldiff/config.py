@@ -93,6 +93,7 @@ class SampleCfg:
     sampler: str = "ancestral"
     batch_size: int = 256
     steric: float | None = None  # pocket models: default steric-guidance distance in Å (None: off)
+    bond_decoding: str = "argmax"  # final-step bond classes: argmax or valence (moldiff.samplers.decoding)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from moldiff.engine import Engine
 from moldiff.nn.base import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SamplerSpec
+from moldiff.samplers.decoding import DECODINGS, ValenceDecoding
 from moldiff.samplers.guidance import GuidedDenoiser, Guidance
 from moldiff.samplers.inpaint import FixedAtoms, Inpainting
 from moldiff.samplers.steric import StericGuidance
@@ -96,7 +97,7 @@ class MolDiffModel(nn.Module):
                       sampler: str = "ancestral", progress: bool = False, context: Context | None = None,
                       fixed: MolArrays | None = None, resamplings: int = 1, jump_length: int = 10,
                       steric: float | None = None, engine: Engine | None = None, cond: torch.Tensor | None = None,
-                      guidance: Guidance | None = None) -> list[MolArrays]:
+                      guidance: Guidance | None = None, decoding: str = "argmax") -> list[MolArrays]:
         """Generate one molecule per entry of ``sizes`` and return them as plain arrays.
 
         ``context``: pocket atoms of every graph (already in the model's pocket-centred frame);
@@ -112,8 +113,10 @@ class MolDiffModel(nn.Module):
         ``cond``: [G, C] property features (:meth:`property_features`) of property-conditioned
         models; None: no property given. ``guidance``: classifier-free guidance with respect to
         the pocket and the properties (:class:`~moldiff.samplers.guidance.Guidance`); None: off.
+        ``decoding``: how the last step picks classes (:data:`~moldiff.samplers.decoding.DECODINGS`).
         """
         spec = SamplerSpec.parse(sampler)
+        decode = self.decoder(decoding)
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
         self.check_pocket_given(context is not None)
@@ -143,8 +146,19 @@ class MolDiffModel(nn.Module):
                 raise ValueError("classifier-free guidance needs a condition: give a pocket or property values")
             network = GuidedDenoiser(network, guidance)
         state = reverse_loop(self.process, network, spec.step(), topo, times, like, generator, constraints,
-                             progress=progress)
+                             progress=progress, decode=decode)
         return split_state(state, topo, self.vocab)  # the loop ends on decoded classes
+
+    def decoder(self, decoding: str) -> ValenceDecoding | None:
+        """The final-step decoder named ``decoding`` (None for argmax); a one-line ``ValueError``
+        for unknown names or models it cannot apply to."""
+        if decoding not in DECODINGS:
+            raise ValueError(f"unknown bond decoding {decoding!r}; choose from {', '.join(DECODINGS)}")
+        if decoding == "argmax":
+            return None
+        if self.process.bond is None:
+            raise ValueError(f"{self.source} does not predict bonds: valence decoding needs bond classes")
+        return ValenceDecoding(self.vocab)
 
     def runner(self, engine: Engine) -> nn.Module:
         """The denoiser as ``engine`` runs it, built once per engine (compilation is cached)."""
@@ -183,23 +197,25 @@ class MolDiffModel(nn.Module):
     def sample_in_pocket(self, pocket: Pocket, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                          sampler: str = "ancestral", progress: bool = False, fixed: MolArrays | None = None,
                          resamplings: int = 1, jump_length: int = 10, steric: float | None = None,
-                         engine: Engine | None = None, guidance: Guidance | None = None) -> list[MolArrays]:
+                         engine: Engine | None = None, guidance: Guidance | None = None,
+                         decoding: str = "argmax") -> list[MolArrays]:
         """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame
         (``fixed`` atoms too, see :meth:`sample_arrays`)."""
         context, center = pocket_context(pocket, len(sizes))
         arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context,
                                     _shifted(fixed, -center), resamplings, jump_length, steric, engine,
-                                    guidance=guidance)
+                                    guidance=guidance, decoding=decoding)
         return _restore(arrays, center, fixed)
 
     def sample_around(self, fixed: MolArrays, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
                       sampler: str = "ancestral", progress: bool = False, resamplings: int = 1,
                       jump_length: int = 10, engine: Engine | None = None, cond: torch.Tensor | None = None,
-                      guidance: Guidance | None = None) -> list[MolArrays]:
+                      guidance: Guidance | None = None, decoding: str = "argmax") -> list[MolArrays]:
         """Molecules without a pocket grown around ``fixed`` atoms, in their frame."""
         center = fixed.pos.mean(axis=0)
         arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, None, _shifted(fixed, -center),
-                                    resamplings, jump_length, engine=engine, cond=cond, guidance=guidance)
+                                    resamplings, jump_length, engine=engine, cond=cond, guidance=guidance,
+                                    decoding=decoding)
         return _restore(arrays, center, fixed)
 
     def save(self, path: str | Path) -> None:

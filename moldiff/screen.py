@@ -101,6 +101,7 @@ class ScreenOptions:
     sanitize: bool = False
     guidance: float = 0.0
     guidance_interval: tuple[float, float] = (0.0, 1.0)
+    bond_decoding: str | None = None
 
 
 def sample_pockets(requests: list[PocketRequest], out_dir: str | os.PathLike, options: ScreenOptions,
@@ -181,7 +182,8 @@ def _sample_one(req: PocketRequest) -> dict:
                              options.keep_hetero, model.cfg.data.pocket_representation)
         mols = sample(model, req.n_samples, options.n_steps, options.num_atoms, options.seed + req.row,
                       options.batch_size, options.sampler, progress=False, pocket=pocket, steric=options.steric,
-                      engine=options.engine, guidance=options.guidance, guidance_interval=options.guidance_interval)
+                      engine=options.engine, guidance=options.guidance, guidance_interval=options.guidance_interval,
+                      bond_decoding=options.bond_decoding)
     except USER_ERRORS as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         return _row(req, options, sdf, status="error", error=msg.splitlines()[0] if msg else type(e).__name__)

@@ -39,6 +39,30 @@ class Vocab:
         return cls(tuple(d["elements"]), tuple(d.get("charges", (-1, 0, 1))), int(d.get("num_bond_types", 4)))
 
 
+#: Valences of neutral atoms by atomic number (the charge-aware valence rules read these).
+NEUTRAL_VALENCES: dict[int, tuple[int, ...]] = {
+    1: (1,), 2: (0,), 5: (3,), 6: (4,), 7: (3,), 8: (2,), 9: (1,), 10: (0,),
+    13: (3,), 14: (4,), 15: (3, 5), 16: (2, 4, 6), 17: (1,), 18: (0,),
+    33: (3, 5), 34: (2, 4, 6), 35: (1,), 36: (0,), 53: (1,), 54: (0,),
+}
+
+#: Atomic numbers of the element symbols a vocabulary may hold (no RDKit on the torch side).
+ATOMIC_NUMBERS: dict[str, int] = {
+    "H": 1, "B": 5, "C": 6, "N": 7, "O": 8, "F": 9, "Al": 13, "Si": 14, "P": 15, "S": 16, "Cl": 17,
+    "As": 33, "Se": 34, "Br": 35, "I": 53,
+}
+
+
+def allowed_valences(atomic_num: int, charge: int) -> tuple[int, ...]:
+    """Allowed valences of a charged atom: those of the isoelectronic neutral element (Z - charge).
+
+    Hydrogen is special-cased: H+ and H- take no bonds.
+    """
+    if atomic_num == 1:
+        return (1,) if charge == 0 else (0,)
+    return NEUTRAL_VALENCES.get(atomic_num - charge, ())
+
+
 QM9_VOCAB = Vocab(elements=("H", "C", "N", "O", "F"))
 QM9_HEAVY_VOCAB = Vocab(elements=("C", "N", "O", "F"))
 

@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--n_steps", type=int, default=None)
     ap.add_argument("--sampler", default=None, help="sampler string as in sample.py (default: the model's)")
     ap.add_argument("--engine", default="fp32", help="network precision/compilation as in sample.py --engine")
+    ap.add_argument("--bond_decoding", default=None, choices=["argmax", "valence"],
+                    help="final-step bond classes as in sample.py --bond_decoding (default: the model's)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N pockets")
     ap.add_argument("--per_protein", type=int, default=None,
                     help="only the first N complexes of each protein (congeneric series share a pocket)")
@@ -153,8 +155,9 @@ def _sample(args, arrays, idx, out: Path) -> None:
     rep = model.cfg.data.pocket_representation
     fragments = _fragments(arrays, idx, args.task, model.vocab) if args.task != "denovo" else {}
     warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation (and compilation) is not timed
+    decoding = args.bond_decoding or model.cfg.sample.bond_decoding
     model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0),
-                           sampler, steric=steric, engine=engine, guidance=guidance)
+                           sampler, steric=steric, engine=engine, guidance=guidance, decoding=decoding)
     mols, which, seconds, skipped = [], [], [], {}
     for k, i in enumerate(tqdm(idx, desc="pockets")):
         fixed = None
@@ -173,7 +176,8 @@ def _sample(args, arrays, idx, out: Path) -> None:
         synchronize(model.device)
         start = time.perf_counter()
         got = model.sample_in_pocket(pocket, sizes, n_steps, gen, sampler, fixed=fixed, resamplings=args.resamplings,
-                                     jump_length=args.jump_length, steric=steric, engine=engine, guidance=guidance)
+                                     jump_length=args.jump_length, steric=steric, engine=engine, guidance=guidance,
+                                     decoding=decoding)
         synchronize(model.device)
         seconds.append(time.perf_counter() - start)
         mols += got
@@ -186,14 +190,14 @@ def _sample(args, arrays, idx, out: Path) -> None:
             {str(i): {k: v for k, v in f.items() if k != "fixed"} | _fixed_json(f.get("fixed"))
              for i, f in fragments.items()}, indent=1))
     timing = {"model": str(args.model), "task": args.task, "size": args.size, "sampler": sampler, "n_steps": n_steps,
-              "engine": str(engine), "guidance": str(guidance),
+              "engine": str(engine), "guidance": str(guidance), "bond_decoding": decoding,
               "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": steric,
               "n_samples_per_pocket": args.n_samples, "n_pockets": len(seconds), "skipped": skipped,
               "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
     write_text(out / "timing.json", json.dumps(timing, indent=2))
     print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), {sampler}, "
-          f"{n_steps} steps, {engine}, guidance {guidance}: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+          f"{n_steps} steps, {engine}, guidance {guidance}, {decoding} bonds: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
 
 
 def _reference(arrays, i: int):

@@ -40,6 +40,9 @@ def main() -> int | None:
     ap.add_argument("--engine", default=None,
                     help="network precision: fp32 (default) or bf16 (GPUs), optionally +compile (torch.compile), "
                          "e.g. bf16+compile")
+    ap.add_argument("--bond_decoding", default=None, choices=["argmax", "valence"],
+                    help="how the last step picks bond classes: argmax, or valence (bonds that would overload an "
+                         "atom are lowered, by the predicted probabilities; nothing is dropped). Default: the model's")
     ap.add_argument("--batch_size", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
@@ -111,7 +114,8 @@ def main() -> int | None:
     mols = sample(model, args.n_samples, args.n_steps, _num_atoms(args.num_atoms), args.seed, args.batch_size,
                   args.sampler, pocket=pocket, fixed=fixed, resamplings=args.resamplings, jump_length=args.jump_length,
                   steric=args.steric, engine=args.engine, properties=_properties(model, args.property),
-                  guidance=args.guidance, guidance_interval=tuple(args.guidance_interval))
+                  guidance=args.guidance, guidance_interval=tuple(args.guidance_interval),
+                  bond_decoding=args.bond_decoding)
     if args.relax:
         if pocket is None:
             raise ValueError("--relax needs a pocket (--pocket)")
@@ -145,7 +149,8 @@ def _screen(args, device: str) -> int:
     model.check_pocket_given(True)
     options = ScreenOptions(args.model or "pocket", args.n_steps, args.sampler, args.engine, args.steric,
                             _num_atoms(args.num_atoms), args.batch_size, args.seed, args.pocket_cutoff,
-                            args.keep_hetero, args.sanitize, args.guidance, tuple(args.guidance_interval))
+                            args.keep_hetero, args.sanitize, args.guidance, tuple(args.guidance_interval),
+                            args.bond_decoding)
     rows = sample_pockets(requests, args.out_dir, options, devices, model=model if len(devices) == 1 else None)
     failed = [r for r in rows if r["status"] != "ok"]
     print(f"{len(rows) - len(failed)} of {len(rows)} pockets sampled into {args.out_dir} (index.csv)")

@@ -21,28 +21,12 @@ from rdkit import Chem
 
 from moldiff.chem.build import canonical_smiles, sanitize_or_none
 from moldiff.chem.stability import atom_stability
-
-#: Valences of neutral atoms by atomic number, for the charge-aware valence check.
-NEUTRAL_VALENCES: dict[int, tuple[int, ...]] = {
-    1: (1,), 2: (0,), 5: (3,), 6: (4,), 7: (3,), 8: (2,), 9: (1,), 10: (0,),
-    13: (3,), 14: (4,), 15: (3, 5), 16: (2, 4, 6), 17: (1,), 18: (0,),
-    33: (3, 5), 34: (2, 4, 6), 35: (1,), 36: (0,), 53: (1,), 54: (0,),
-}
+from moldiff.vocab import allowed_valences
 
 METRIC_NAMES: tuple[str, ...] = (
     "n_molecules", "atom_stable", "mol_stable", "atom_stable_valence", "mol_stable_valence",
     "validity", "validity_largest_frag", "uniqueness", "validity_x_uniqueness", "novelty",
 )
-
-
-def allowed_valences(atomic_num: int, charge: int) -> tuple[int, ...]:
-    """Allowed valences of a charged atom: those of the isoelectronic neutral element (Z - charge).
-
-    Hydrogen is special-cased: H+ and H- take no bonds.
-    """
-    if atomic_num == 1:
-        return (1,) if charge == 0 else (0,)
-    return NEUTRAL_VALENCES.get(atomic_num - charge, ())
 
 
 def _bond_valences(mol: Chem.Mol) -> np.ndarray:

@@ -24,6 +24,13 @@ class Step(Protocol):
                  s: Tensor, t: Tensor, generator: torch.Generator | None) -> MolState: ...
 
 
+class Decoder(Protocol):
+    """The last transition: the network's final prediction to a clean state of classes
+    (:meth:`JointDiffusion.denoised`, argmax; or :class:`~moldiff.samplers.decoding.ValenceDecoding`)."""
+
+    def __call__(self, process: JointDiffusion, pred: Prediction, x_t: MolState, topo: Topology) -> MolState: ...
+
+
 class Constraint(Protocol):
     """A condition imposed during sampling (e.g. :class:`~moldiff.samplers.inpaint.Inpainting`)."""
 
@@ -101,11 +108,11 @@ def jump_times(times: Tensor, resamplings: int = 1, jump_length: int = 10) -> Te
 def reverse_loop(process: JointDiffusion, model: Denoiser, step: Step, topo: Topology, times: Tensor,
                  like: Tensor, generator: torch.Generator | None = None,
                  constraints: tuple[Constraint, ...] = (), x_init: MolState | None = None,
-                 progress: bool = False) -> MolState:
+                 progress: bool = False, decode: Decoder | None = None) -> MolState:
     """Run ``step`` from times[0] (noise) to times[-1] = 0 and return the clean state.
 
-    The last transition returns the denoiser's x0 estimate (argmax classes) instead of a
-    sample, as is usual for the final step of DDPM samplers.
+    The last transition returns the denoiser's x0 estimate instead of a sample, as is usual for
+    the final step of DDPM samplers, with classes chosen by ``decode`` (None: argmax).
     """
     ts = [float(v) for v in times]  # python floats: no device synchronisation inside the loop
     if ts[-1] != 0.0 or ts[-2] <= 0.0:
@@ -123,7 +130,10 @@ def reverse_loop(process: JointDiffusion, model: Denoiser, step: Step, topo: Top
             pred = process.predict(model, x, topo, t)
             for c in constraints:
                 pred = c.prediction(pred, x, topo)
-            x = process.denoised(pred, x, topo) if k == last else step(process, pred, x, topo, s, t, generator)
+            if k == last:
+                x = process.denoised(pred, x, topo) if decode is None else decode(process, pred, x, topo)
+            else:
+                x = step(process, pred, x, topo, s, t, generator)
     for c in constraints:
         x = c.finish(x, topo)
     return x
