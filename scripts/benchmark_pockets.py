@@ -158,12 +158,21 @@ def _sample(args, arrays, idx, out: Path) -> None:
     decoding = args.bond_decoding or model.cfg.sample.bond_decoding
     model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0),
                            sampler, steric=steric, engine=engine, guidance=guidance, decoding=decoding)
-    mols, which, seconds, skipped = [], [], [], {}
+    settings = {"model": str(args.model), "task": args.task, "size": args.size, "sampler": sampler, "n_steps": n_steps,
+                "engine": str(engine), "guidance": str(guidance), "bond_decoding": decoding,
+                "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": steric,
+                "n_samples_per_pocket": args.n_samples, "seed": args.seed, "cache": str(args.cache),
+                "pockets": [int(i) for i in idx]}
+    mols, which, seconds, skipped, done = _resume(out, settings)
+    last_save = time.perf_counter()
     for k, i in enumerate(tqdm(idx, desc="pockets")):
+        if int(i) in done:
+            continue
         fixed = None
         if args.task != "denovo":
             if "skipped" in fragments[int(i)]:
                 skipped[str(arrays.name[i])] = fragments[int(i)]["skipped"]
+                done.add(int(i))
                 continue
             fixed = fragments[int(i)]["fixed"]
         pocket = _pocket(arrays, i, rep)
@@ -182,22 +191,65 @@ def _sample(args, arrays, idx, out: Path) -> None:
         seconds.append(time.perf_counter() - start)
         mols += got
         which += [int(i)] * len(got)
+        done.add(int(i))
+        if time.perf_counter() - last_save > SAVE_EVERY_S:  # a killed run resumes from here (outside the timing)
+            _save_partial(out, settings, mols, which, seconds, skipped, done)
+            last_save = time.perf_counter()
     packed = pack_arrays(mols)
     packed["complex_index"] = np.asarray(which, dtype=np.int64)
     save_npz(out / "samples.npz", packed)
+    for name in PARTIAL_FILES:
+        (out / name).unlink(missing_ok=True)
     if fragments:
         write_text(out / "fragments.json", json.dumps(
             {str(i): {k: v for k, v in f.items() if k != "fixed"} | _fixed_json(f.get("fixed"))
              for i, f in fragments.items()}, indent=1))
-    timing = {"model": str(args.model), "task": args.task, "size": args.size, "sampler": sampler, "n_steps": n_steps,
-              "engine": str(engine), "guidance": str(guidance), "bond_decoding": decoding,
-              "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": steric,
-              "n_samples_per_pocket": args.n_samples, "n_pockets": len(seconds), "skipped": skipped,
+    timing = {k: v for k, v in settings.items() if k not in ("seed", "cache", "pockets")} | {
+              "n_pockets": len(seconds), "skipped": skipped,
               "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
     write_text(out / "timing.json", json.dumps(timing, indent=2))
     print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), {sampler}, "
           f"{n_steps} steps, {engine}, guidance {guidance}, {decoding} bonds: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+
+
+#: seconds between checkpoints of an unfinished sampling run, and the files they write
+SAVE_EVERY_S = 30.0
+PARTIAL_FILES = ("samples.partial.npz", "progress.json")
+
+
+def _save_partial(out: Path, settings: dict, mols: list, which: list, seconds: list, skipped: dict, done: set) -> None:
+    """Checkpoint of an unfinished run: the molecules so far and which pockets are done."""
+    import numpy as np
+
+    from moldiff.atomic import save_npz
+    from moldiff.convert import pack_arrays
+
+    packed = pack_arrays(mols)
+    packed["complex_index"] = np.asarray(which, dtype=np.int64)
+    save_npz(out / PARTIAL_FILES[0], packed)
+    write_text(out / PARTIAL_FILES[1], json.dumps({"settings": settings, "done": sorted(done), "seconds": seconds,
+                                                    "skipped": skipped}))
+
+
+def _resume(out: Path, settings: dict) -> tuple[list, list, list, dict, set]:
+    """Molecules, pocket indices, timings, skips and done pockets of an unfinished run in ``out``
+    with the same settings (else an empty start)."""
+    import numpy as np
+
+    from moldiff.convert import unpack_arrays
+
+    progress, partial = out / PARTIAL_FILES[1], out / PARTIAL_FILES[0]
+    if not (progress.exists() and partial.exists()):
+        return [], [], [], {}, set()
+    state = json.loads(progress.read_text())
+    if state["settings"] != settings:
+        print(f"{out}: an unfinished run with other settings is there; starting over", flush=True)
+        return [], [], [], {}, set()
+    with np.load(partial) as data:
+        mols, which = unpack_arrays(data), data["complex_index"].tolist()
+    print(f"{out}: resuming after {len(state['done'])} pockets", flush=True)
+    return mols, which, state["seconds"], state["skipped"], set(state["done"])
 
 
 def _reference(arrays, i: int):

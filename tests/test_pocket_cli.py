@@ -1,6 +1,7 @@
 """Pocket models end to end on the demo complex: prepare a cache, train a tiny model, sample
 ligands in the pocket with the CLI; and one-line errors for bad pocket input."""
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,71 @@ def test_benchmark_pockets(pocket_model, tmp_path):
     assert len(json.loads((out / "timing.json").read_text())["seconds_per_pocket"]) == 2
 
 
+def _benchmark_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_pockets", ROOT / "scripts" / "benchmark_pockets.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_pockets_resumes_a_killed_run(pocket_model, tmp_path, monkeypatch):
+    """Killed after its first pocket, a rerun resumes from the checkpoint and ends with exactly
+    the molecules of an uninterrupted run; a rerun with other settings starts over."""
+    import sys
+
+    from moldiff.pipeline import MolDiffModel
+
+    bench = _benchmark_module()
+    monkeypatch.setattr(bench, "SAVE_EVERY_S", -1.0)  # checkpoint after every pocket
+    cache = pocket_model.parent.parent / "demo.npz"
+
+    def main(out, *extra):
+        monkeypatch.setattr(sys, "argv", ["benchmark_pockets.py", "--cache", str(cache), "--split", "val", "--model",
+                                          str(pocket_model), "--n_samples", "3", "--n_steps", "3", "--device", "cpu",
+                                          "--skip_eval", "--out", str(out), *extra])
+        bench.main()
+
+    main(tmp_path / "whole")
+    original, calls = MolDiffModel.sample_in_pocket, []
+
+    def dies_on_the_second_pocket(self, pocket, sizes, *args, **kwargs):
+        calls.append(len(sizes))
+        if len(calls) == 3:  # the warm-up call, the first pocket, then the kill
+            raise KeyboardInterrupt
+        return original(self, pocket, sizes, *args, **kwargs)
+
+    monkeypatch.setattr(MolDiffModel, "sample_in_pocket", dies_on_the_second_pocket)
+    with pytest.raises(KeyboardInterrupt):
+        main(tmp_path / "killed")
+    assert not (tmp_path / "killed" / "samples.npz").exists()
+    assert json.loads((tmp_path / "killed" / "progress.json").read_text())["done"] != []
+    resumed = []
+
+    def counted(self, *args, **kwargs):
+        resumed.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MolDiffModel, "sample_in_pocket", counted)
+    main(tmp_path / "killed")
+    assert len(resumed) == 2  # the warm-up and the one pocket left
+    with np.load(tmp_path / "whole" / "samples.npz") as a, np.load(tmp_path / "killed" / "samples.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])
+    assert not (tmp_path / "killed" / "progress.json").exists()
+    assert len(json.loads((tmp_path / "killed" / "timing.json").read_text())["seconds_per_pocket"]) == 2
+    calls.clear()
+    monkeypatch.setattr(MolDiffModel, "sample_in_pocket", dies_on_the_second_pocket)
+    with pytest.raises(KeyboardInterrupt):
+        main(tmp_path / "other")
+    resumed.clear()
+    monkeypatch.setattr(MolDiffModel, "sample_in_pocket", counted)
+    main(tmp_path / "other", "--seed", "5")  # other settings: both pockets again
+    assert len(resumed) == 3
+
+
 def test_relax_keeps_every_molecule_and_reports_movement(pocket_model, tmp_path):
     from moldiff.api import load_pocket, relax
     from moldiff.chem.build import build_molecule, sanitize_or_none
@@ -311,11 +377,7 @@ def test_many_pockets_one_sdf_each_resume_and_two_processes(pocket_model, tmp_pa
 def test_benchmark_receptors_are_found_by_complex_name(tmp_path):
     """Full receptors for Vina: CrossDocked ``<target>/<pdb>_rec_<ligand>`` and FEP
     ``<subset>/<system>/<ligand>``, whose ligand names may hold slashes of their own."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("benchmark_pockets", ROOT / "scripts" / "benchmark_pockets.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _benchmark_module()
     (tmp_path / "merck").mkdir()
     (tmp_path / "merck" / "shp2_protein.pdb").write_text("")
     (tmp_path / "T1").mkdir()
