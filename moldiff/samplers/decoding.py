@@ -5,13 +5,16 @@
 overload an atom. While any atom's bond orders add up to more than the largest valence its
 element and charge allow (:func:`moldiff.vocab.allowed_valences`; N+ like C, O- like F), every
 such atom lowers one of its bonds: the one whose next lower class (by bond order, "no bond"
-included) loses the least predicted log-probability. Bonds only ever go down, so the loop ends;
+included) loses the least predicted log-probability, where removing a bond that is the only
+link between two parts of the molecule comes last. Bonds only ever go down, so the loop ends;
 it needs at most the total bond order of the batch in rounds, a handful in practice. Nothing is
 added (an under-bonded heavy atom takes implicit hydrogens; disconnected molecules stay
 disconnected), pairs between two fixed atoms are left alone, and no molecule is dropped: this
 is a decoding rule, like the bond perception peers run on their coordinates, not a filter.
 """
 from __future__ import annotations
+
+from collections import defaultdict
 
 import torch
 from torch import Tensor
@@ -24,6 +27,10 @@ DECODINGS = {
     "argmax": "every class by argmax (plain DDPM decoding)",
     "valence": "bond classes by argmax, lowered where an atom exceeds its largest allowed valence",
 }
+
+#: Extra cost (nats) of removing a bond that is the only link between two parts of a molecule:
+#: such a bond goes only when the overloaded atom has no other bond to lower.
+SPLIT_PENALTY = 100.0
 
 #: Bond order of each bond class (none, single, double, triple, aromatic).
 BOND_ORDERS = (0.0, 1.0, 2.0, 3.0, 1.5)
@@ -94,6 +101,8 @@ def lower_overloaded_bonds(bond: Tensor, log_p: Tensor, pair_index: Tensor, max_
         if not bool(movable.any()):
             break
         c = torch.where(movable, cost.gather(1, bond[:, None]).squeeze(1), torch.full_like(order, torch.inf))
+        removal = movable & (best_lower.gather(1, bond[:, None]).squeeze(1) == 0)
+        c = c + SPLIT_PENALTY * _splits(bond, pair_index, removal)
         # each overloaded atom picks its cheapest movable bond (ties: the lowest pair index)
         best = torch.full((n,), torch.inf, device=bond.device, dtype=c.dtype)
         best.scatter_reduce_(0, i, c, "amin").scatter_reduce_(0, j, c, "amin")
@@ -105,6 +114,32 @@ def lower_overloaded_bonds(bond: Tensor, log_p: Tensor, pair_index: Tensor, max_
         chosen = pick[over & (pick < big)].unique()
         bond[chosen] = best_lower[chosen, bond[chosen]]
     return bond
+
+
+def _splits(bond: Tensor, pair_index: Tensor, candidates: Tensor) -> Tensor:
+    """[P] True for candidate bonds whose removal would cut their molecule in two (bridges of the
+    current bond graph): a search from one end that may not use the bond itself."""
+    out = torch.zeros_like(candidates)
+    todo = candidates.nonzero().squeeze(1).tolist()
+    if not todo:
+        return out
+    bonded = (bond > 0).nonzero().squeeze(1).tolist()
+    ends = pair_index.T.tolist()
+    neighbours: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for p in bonded:
+        a, b = ends[p]
+        neighbours[a].append((b, p))
+        neighbours[b].append((a, p))
+    for p in todo:
+        start, goal = ends[p]
+        seen, stack = {start}, [start]
+        while stack and goal not in seen:
+            for other, q in neighbours[stack.pop()]:
+                if q != p and other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        out[p] = goal not in seen
+    return out
 
 
 __all__ = ["DECODINGS", "ValenceDecoding", "lower_overloaded_bonds", "max_valence_table"]

@@ -135,3 +135,44 @@ def test_api_records_the_decoding_and_refuses_bad_uses():
     no_bonds = untrained_model("tiny.yaml", QM9_VOCAB, overrides=["process.bonds=false"])
     with pytest.raises(ValueError, match="does not predict bonds"):
         sample(no_bonds, 1, n_steps=2, num_atoms=5, progress=False, bond_decoding="valence")
+
+
+def test_a_bond_that_would_split_the_molecule_goes_last():
+    """Carbon 0 with five single bonds, to 1, 4, 5 (dead ends) and to 2, 3 (a ring 0-2-3).
+    Removing 0-1 is cheapest but would leave atom 1 alone, so the cheapest ring bond goes
+    instead; when 0-1 is the only movable bond, it goes."""
+    pair_index = all_pairs(torch.tensor([0, 6]))
+    at = {tuple(p): k for k, p in enumerate(pair_index.T.tolist())}
+    log_p = torch.full((pair_index.shape[1], 4), 1e-6)
+    log_p[:, 0] = 1.0
+    bond = torch.zeros(pair_index.shape[1], dtype=torch.long)
+    probs = {(0, 1): 0.55, (0, 2): 0.7, (0, 3): 0.9, (2, 3): 0.99, (0, 4): 0.99, (0, 5): 0.99}
+    for pair, p_single in probs.items():
+        log_p[at[pair]] = torch.tensor([1 - p_single, p_single, 1e-6, 1e-6])
+        bond[at[pair]] = 1
+    log_p = log_p.log()
+    max_valence = torch.tensor([4.0, 4, 4, 4, 4, 4])
+    out = lower_overloaded_bonds(bond, log_p, pair_index, max_valence, ORDERS)
+    assert out[at[(0, 1)]] == 1 and out[at[(0, 2)]] == 0 and out[at[(0, 3)]] == 1
+    frozen = torch.zeros_like(bond, dtype=torch.bool)
+    frozen[[at[(0, 2)], at[(0, 3)], at[(0, 4)], at[(0, 5)]]] = True
+    out = lower_overloaded_bonds(bond, log_p, pair_index, max_valence, ORDERS, frozen)
+    assert out[at[(0, 1)]] == 0
+
+
+def test_inpainting_keeps_fixed_bonds_and_lowers_the_generated_ones():
+    """A fixed C-C=O: with valence decoding the fixed atoms and their bonds come back exactly, and
+    no fixed or generated atom is overloaded (a bond from a generated atom to the carbonyl O goes)."""
+    from moldiff.convert import MolArrays
+
+    fragment = MolArrays(["C", "C", "O"], np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0], [2.2, 1.1, 0.0]]),
+                         np.array([0, 0, 0]), np.array([[0, 1, 1], [1, 2, 2]]))
+    model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
+    pocket = _pocket(40)
+    got = model.sample_in_pocket(pocket, torch.tensor([8] * 12), 4, torch.Generator().manual_seed(0),
+                                 fixed=fragment, decoding="valence")
+    for a in got:
+        np.testing.assert_array_equal(a.pos[:3], fragment.pos)
+        assert {tuple(r) for r in a.bonds.tolist() if r[1] < 3} == {(0, 1, 1), (1, 2, 2)}
+        mol = build_molecule(a.elements, a.pos, a.charges, a.bonds, explicit_h=False)
+        assert "valence" not in validity_error(mol).lower()
