@@ -136,7 +136,6 @@ def _sample(args, arrays, idx, out: Path) -> None:
     from moldiff.api import load_model
     from moldiff.atomic import save_npz
     from moldiff.benchmark import device_name, synchronize
-    from moldiff.convert import pack_arrays
     from moldiff.engine import Engine
     from moldiff.malloc import keep_freed_memory
     from moldiff.samplers import SamplerSpec
@@ -195,9 +194,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         if time.perf_counter() - last_save > SAVE_EVERY_S:  # a killed run resumes from here (outside the timing)
             _save_partial(out, settings, mols, which, seconds, skipped, done)
             last_save = time.perf_counter()
-    packed = pack_arrays(mols)
-    packed["complex_index"] = np.asarray(which, dtype=np.int64)
-    save_npz(out / "samples.npz", packed)
+    save_npz(out / "samples.npz", _pack(mols, which))
     for name in PARTIAL_FILES:
         (out / name).unlink(missing_ok=True)
     if fragments:
@@ -218,16 +215,22 @@ SAVE_EVERY_S = 30.0
 PARTIAL_FILES = ("samples.partial.npz", "progress.json")
 
 
-def _save_partial(out: Path, settings: dict, mols: list, which: list, seconds: list, skipped: dict, done: set) -> None:
-    """Checkpoint of an unfinished run: the molecules so far and which pockets are done."""
+def _pack(mols: list, which: list) -> dict:
+    """Molecules as the arrays of ``samples.npz``, with the complex index of each."""
     import numpy as np
 
-    from moldiff.atomic import save_npz
     from moldiff.convert import pack_arrays
 
     packed = pack_arrays(mols)
     packed["complex_index"] = np.asarray(which, dtype=np.int64)
-    save_npz(out / PARTIAL_FILES[0], packed)
+    return packed
+
+
+def _save_partial(out: Path, settings: dict, mols: list, which: list, seconds: list, skipped: dict, done: set) -> None:
+    """Checkpoint of an unfinished run: the molecules so far and which pockets are done."""
+    from moldiff.atomic import save_npz
+
+    save_npz(out / PARTIAL_FILES[0], _pack(mols, which))
     write_text(out / PARTIAL_FILES[1], json.dumps({"settings": settings, "done": sorted(done), "seconds": seconds,
                                                     "skipped": skipped}))
 
