@@ -83,8 +83,11 @@ def synchronize(device: torch.device) -> None:
 
 def timed_sampling(model: MolDiffModel, n_samples: int, n_steps: int, batch_size: int, seed: int = 0,
                    sampler: str = "ancestral", warmup: bool = True,
-                   engine: Engine = Engine()) -> tuple[list[MolArrays], SamplingRun]:
+                   engine: Engine = Engine(), decoding: str = "argmax") -> tuple[list[MolArrays], SamplingRun]:
     """Sample ``n_samples`` molecules (sizes from the training histogram) in batches and time it.
+
+    ``decoding``: how the last step picks classes (``MolDiffModel.sample_arrays``); it uses no
+    random numbers, so two runs with the same seed and different decodings share their trajectories.
 
     The clock covers the reverse diffusion and the copy of the results to the host, not model
     loading; ``warmup`` first runs one 2-step batch so CUDA initialisation (and, for a compiled
@@ -95,12 +98,13 @@ def timed_sampling(model: MolDiffModel, n_samples: int, n_steps: int, batch_size
     gen = torch.Generator(device=device).manual_seed(seed)
     if warmup:
         model.sample_arrays(sizes[:batch_size], 2, torch.Generator(device=device).manual_seed(seed), sampler,
-                            engine=engine)
+                            engine=engine, decoding=decoding)
     synchronize(device)
     start = time.perf_counter()
     arrays: list[MolArrays] = []
     for lo in tqdm(range(0, n_samples, batch_size), desc=f"{n_steps} steps", leave=False):
-        arrays += model.sample_arrays(sizes[lo:lo + batch_size], n_steps, gen, sampler, engine=engine)
+        arrays += model.sample_arrays(sizes[lo:lo + batch_size], n_steps, gen, sampler, engine=engine,
+                                      decoding=decoding)
     synchronize(device)
     seconds = time.perf_counter() - start
     return arrays, SamplingRun(n_samples, n_steps, batch_size, sampler, str(engine), device_name(device), seconds)

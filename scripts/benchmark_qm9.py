@@ -2,6 +2,7 @@
 
     python scripts/benchmark_qm9.py --model qm9 --n_samples 10000 --steps 50 100 250 500 1000 --out outputs/bench_qm9
     python scripts/benchmark_qm9.py --settings ancestral@1000 ddim@50 dpm2m@25 dpm2m:spacing=logsnr@25 ...
+    python scripts/benchmark_qm9.py --settings ancestral@1000 ... --bond_decoding valence --out outputs/bench_qm9_valence
 
 A setting is ``SAMPLER@STEPS[/ENGINE]`` (sampler strings as in ``sample.py --sampler``, engines as
 in ``--engine``: ``dpm2m@25/bf16+compile``); ``--steps N ...`` is short for ``--sampler``'s
@@ -42,6 +43,8 @@ def main() -> None:
     ap.add_argument("--batch_size", type=int, default=2500)
     ap.add_argument("--sampler", default="ancestral", help="with --steps: the sampler of every step count")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bond_decoding", choices=("argmax", "valence"), default="argmax",
+                    help="last-step classes of every setting (same seed: the same trajectories, decoded differently)")
     ap.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     ap.add_argument("--data", default="data/cache/qm9.npz", help="QM9 cache (training SMILES and test-split reference)")
     ap.add_argument("--out", default="outputs/bench_qm9")
@@ -73,11 +76,11 @@ def _sample(args, out: Path) -> None:
     model = load_model(args.model, device)
     for st in args.settings:
         arrays, timing = timed_sampling(model, args.n_samples, st.n_steps, args.batch_size, args.seed, st.sampler,
-                                        engine=st.engine)
+                                        engine=st.engine, decoding=args.bond_decoding)
         save_npz(out / f"samples_{st.slug}.npz", pack_arrays(arrays))
         timings = _timings(out)
         timings[str(st)] = {"model": str(args.model), "explicit_h": "H" in model.vocab.elements, "tf32": tf32,
-                            **timing.to_dict()}
+                            "bond_decoding": args.bond_decoding, **timing.to_dict()}
         write_text(out / "timing.json", json.dumps(timings, indent=2))
         print(f"{st}: {timing.n_samples} molecules in {timing.seconds:.1f} s = "
               f"{timing.molecules_per_s:.1f} molecules/s (batch {timing.batch_size}, {timing.device})", flush=True)
@@ -102,6 +105,7 @@ def _evaluate(args, out: Path) -> None:
         timing = _timings(out)[str(st)]
         metrics = evaluate_arrays(arrays, timing["explicit_h"], train)
         engine = "" if st.engine == Engine() else f", {st.engine}"
+        engine += "" if timing.get("bond_decoding", "argmax") == "argmax" else f", {timing['bond_decoding']} decoding"
         rows.append({"name": f"moldiff, {st.sampler}, {st.n_steps} steps{engine}", "sampler": st.sampler + engine,
                      "steps": st.n_steps, "nfe": st.n_steps, **metrics, "timing": timing})
         print(f"evaluated {path.name}", flush=True)

@@ -169,6 +169,13 @@ def test_benchmark_qm9_samples_times_and_evaluates(trained, small_qm9, tmp_path)
     assert rows[3]["validity"] == 1.0  # the dataset's own molecules under the same code
     assert len(unpack_arrays(np.load(out / "samples_ancestral_3.npz"))) == 6
     assert (out / "quality_vs_steps.png").stat().st_size > 0 and "| moldiff, ancestral, 3 steps | 6 | 3 |" in res.stdout
+    res = cli("benchmark_qm9.py", "--model", trained / "model.pt", "--n_samples", 6, "--settings", "ancestral@3",
+              "--batch_size", 4, "--device", "cpu", "--bond_decoding", "valence", "--skip_eval", "--out", tmp_path / "val")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((tmp_path / "val" / "timing.json").read_text())["ancestral@3"]["bond_decoding"] == "valence"
+    argmax, valence = (unpack_arrays(np.load(d / "samples_ancestral_3.npz")) for d in (out, tmp_path / "val"))
+    for a, v in zip(argmax, valence, strict=True):  # same seed: same trajectory, only the last step's bonds differ
+        assert a.elements == v.elements and np.array_equal(a.pos, v.pos)
     res = cli("benchmark_qm9.py", "--eval_only", "--steps", 7, "--data", small_qm9, "--out", out)
     one_line_error(res, "samples_ancestral_7.npz")
     one_line_error(cli("benchmark_qm9.py", "--settings", "dpm2m", "--out", out), "expected SAMPLER@STEPS")
