@@ -35,6 +35,7 @@ CLASH_DISTANCE = 2.0
 METRICS = ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate", "qed", "sa_raw", "sa",
            "logp", "lipinski")
 INPAINT_METRICS = ("fixed_kept", "has_fragment")
+PB_CHECK = "pb_check_"  # per-pocket column prefix of each PoseBusters check's pass rate
 TASKS = ("denovo", "grow", "link")
 
 
@@ -338,6 +339,9 @@ def _pocket_task(job: tuple) -> dict:
         table = posebusters_table([*mols, ref], receptor, posebusters)
         row["pb_valid"] = float(table["pb_valid"].iloc[:-1].mean()) if mols else np.nan
         row["ref_pb_valid"] = float(table["pb_valid"].iloc[-1])
+        for check in table.columns.drop("pb_valid"):  # pass rate of each check, to see which ones fail
+            row[f"{PB_CHECK}{check}"] = float(table[check].iloc[:-1].mean()) if mols else np.nan
+            row[f"ref_{PB_CHECK}{check}"] = float(table[check].iloc[-1])
     return row
 
 
@@ -431,6 +435,7 @@ def _evaluate(arrays, out: Path, args) -> None:
                    "ref_vina_dock", "ref_pb_valid"))
     if args.posebusters:
         summary["posebusters_config"] = args.posebusters
+        summary["posebusters_checks"] = _check_pass_rates(table)
     summary["rings"] = {"generated_valid": ring_size_fractions(all_valid), "reference": ring_size_fractions(refs)}
     if args.train_cache:
         from moldiff.chem.geometry_stats import geometry_report
@@ -450,6 +455,14 @@ def _evaluate(arrays, out: Path, args) -> None:
     grid_png(shown, out / "molecules.png", legends=[canonical_smiles(m) or "" for m in shown[:24]])
     print(json.dumps(summary, indent=2))
     print(md)
+
+
+def _check_pass_rates(table) -> dict[str, dict[str, float]]:
+    """Per PoseBusters check: the mean over pockets of the fraction of generated molecules that
+    pass it, and the fraction of reference ligands that pass it."""
+    checks = [c[len(PB_CHECK):] for c in table.columns if c.startswith(PB_CHECK)]
+    return {c: {"generated": float(table[PB_CHECK + c].mean()), "reference": float(table[f"ref_{PB_CHECK}{c}"].mean())}
+            for c in checks}
 
 
 def _load_fragments(path: Path) -> dict[int, dict]:
@@ -489,6 +502,10 @@ def _markdown(s: dict) -> str:
         lines.append(f"| PoseBusters-valid ({s.get('posebusters_config', 'dock')} checks; of valid molecules; "
                      f"reference {100 * s['ref_pb_valid_mean']:.1f} %) | "
                      f"{100 * s['pb_valid_mean']:.1f} % | {100 * s['pb_valid_median']:.1f} % |")
+    worst = sorted(s.get("posebusters_checks", {}).items(), key=lambda kv: kv[1]["generated"])[:6]
+    if worst:
+        cells = ", ".join(f"{c} {100 * r['generated']:.1f} % (reference {100 * r['reference']:.1f} %)" for c, r in worst)
+        lines.append(f"| PoseBusters checks passed least often | {cells} | |")
     rings = s.get("rings")
     if rings:
         for who, f in rings.items():

@@ -386,3 +386,28 @@ def test_benchmark_receptors_are_found_by_complex_name(tmp_path):
     assert bench._receptor(str(tmp_path), "T1/1abc_A_rec_2xyz_lig_tt_docked_0") == tmp_path / "T1" / "1abc_A_rec.pdb"
     with pytest.raises(FileNotFoundError, match="receptor of merck/cdk8"):
         bench._receptor(str(tmp_path), "merck/cdk8/lig1")
+
+
+def test_benchmark_pockets_reports_each_posebusters_check():
+    """The crystal ligand passes every check; moved into the middle of the protein it keeps its
+    geometry but fails the checks against the protein."""
+    import pandas as pd
+
+    bench = _benchmark_module()
+    ligand = Chem.MolFromMolFile(str(LIGAND))
+    protein = Chem.MolFromPDBFile(str(PROTEIN), sanitize=False)
+    inside = Chem.Mol(ligand)
+    conf = inside.GetConformer()
+    shift = protein.GetConformer().GetPositions().mean(axis=0) - conf.GetPositions().mean(axis=0)
+    for i in range(inside.GetNumAtoms()):
+        p = conf.GetAtomPosition(i)
+        conf.SetAtomPosition(i, (p.x + shift[0], p.y + shift[1], p.z + shift[2]))
+    row = bench._pocket_task((PROTEIN, [Chem.MolToMolBlock(m) for m in (ligand, inside)], Chem.MolToMolBlock(ligand),
+                              "off", "dock_fast"))
+    assert row["pb_valid"] == 0.5 and row["ref_pb_valid"] == 1.0
+    checks = {k[len(bench.PB_CHECK):]: v for k, v in row.items() if k.startswith(bench.PB_CHECK)}
+    assert checks["bond_lengths"] == 1.0 and min(checks.values()) == 0.5  # only protein checks fail, for one of two
+    rates = bench._check_pass_rates(pd.DataFrame([row, row | {k: 1.0 for k in row if k.startswith(bench.PB_CHECK)}]))
+    assert rates["bond_lengths"] == {"generated": 1.0, "reference": 1.0}
+    worst = min(rates.values(), key=lambda r: r["generated"])
+    assert worst == {"generated": 0.75, "reference": 1.0}
