@@ -29,7 +29,7 @@ from moldiff.engine import Engine
 #: EDM (Hoogeboom et al. 2022, Table 1), QM9 with hydrogens, 1000 steps.
 EDM_PUBLISHED = {"atom_stable": 0.987, "mol_stable": 0.820, "validity": 0.919, "validity_x_uniqueness": 0.907}
 COLUMNS = [("atom_stable", "atom stable"), ("mol_stable", "mol stable"), ("mol_stable_valence", "mol stable (model bonds)"),
-           ("validity", "validity"), ("validity_x_uniqueness", "V×U"), ("uniqueness", "uniqueness"), ("novelty", "novelty")]
+           ("validity", "validity"), ("validity_closed_shell", "valid, no radical"), ("validity_x_uniqueness", "V×U"), ("uniqueness", "uniqueness"), ("novelty", "novelty")]
 
 
 def main() -> None:

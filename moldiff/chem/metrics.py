@@ -8,7 +8,10 @@
   isoelectronic rule (N+ like C: 4, O- like F: 1, ...). Only modelled atoms count: implicit
   hydrogens are not added.
 - Validity: the whole molecule sanitizes and is one connected fragment;
-  ``validity_largest_frag`` sanitizes just the largest fragment.
+  ``validity_largest_frag`` sanitizes just the largest fragment; ``validity_closed_shell`` also
+  requires no radical electrons. With explicit hydrogens that cannot be added implicitly, an
+  atom short of bonds is a radical, and RDKit sanitizes radicals: validity alone rewards
+  dropping bonds, the closed-shell fraction does not.
 - Uniqueness / novelty over canonical SMILES (no H, no stereo) of valid molecules.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ from moldiff.vocab import allowed_valences
 
 METRIC_NAMES: tuple[str, ...] = (
     "n_molecules", "atom_stable", "mol_stable", "atom_stable_valence", "mol_stable_valence",
-    "validity", "validity_largest_frag", "uniqueness", "validity_x_uniqueness", "novelty",
+    "validity", "validity_largest_frag", "validity_closed_shell", "uniqueness", "validity_x_uniqueness", "novelty",
 )
 
 
@@ -90,7 +93,7 @@ def evaluate_molecules(mols: Sequence[Chem.Mol], train_smiles: Collection[str] |
     """
     n_atoms = stable_atoms = stable_mols = valence_atoms = valence_mols = 0
     valid_smiles: list[str] = []
-    valid_largest = 0
+    valid_largest = closed_shell = 0
     for mol in mols:
         elements, pos = _elements_and_positions(mol)
         stable = atom_stability(elements, pos)
@@ -104,6 +107,7 @@ def evaluate_molecules(mols: Sequence[Chem.Mol], train_smiles: Collection[str] |
         smiles = canonical_smiles(mol) if not validity_error(mol) else None
         if smiles is not None:
             valid_smiles.append(smiles)
+            closed_shell += not any(a.GetNumRadicalElectrons() for a in sanitize_or_none(mol)[0].GetAtoms())
     n = len(mols)
     unique = set(valid_smiles)
     novel = math.nan if train_smiles is None else _fraction(len(unique - set(train_smiles)), len(unique))
@@ -115,6 +119,7 @@ def evaluate_molecules(mols: Sequence[Chem.Mol], train_smiles: Collection[str] |
         "mol_stable_valence": _fraction(valence_mols, n),
         "validity": _fraction(len(valid_smiles), n),
         "validity_largest_frag": _fraction(valid_largest, n),
+        "validity_closed_shell": _fraction(closed_shell, n),
         "uniqueness": _fraction(len(unique), len(valid_smiles)),
         "validity_x_uniqueness": _fraction(len(unique), n),
         "novelty": novel,

@@ -89,18 +89,20 @@ def test_evaluate_molecules_counts():
     ethanol, ethanol2, benzene = _embedded("CCO", 0), _embedded("CCO", 1), _embedded("c1ccccc1")
     disconnected = Chem.CombineMols(_embedded("CC"), _embedded("O"))
     overvalent = build_molecule(["C", "O"], np.array([[0, 0, 0], [1.13, 0, 0]]), bonds=np.array([[0, 1, 3]]))
-    mols = [ethanol, ethanol2, benzene, disconnected, overvalent]
+    methyl = build_molecule(["C", "H", "H", "H"], METHANE_POS[:4], bonds=np.array([[0, 1, 1], [0, 2, 1], [0, 3, 1]]))
+    mols = [ethanol, ethanol2, benzene, disconnected, overvalent, methyl]
     metrics = evaluate_molecules(mols, train_smiles={"CCO"})
     assert set(metrics) == set(METRIC_NAMES)
-    assert metrics["n_molecules"] == 5
-    assert metrics["validity"] == pytest.approx(3 / 5)
-    assert metrics["validity_largest_frag"] == pytest.approx(4 / 5)
-    assert metrics["uniqueness"] == pytest.approx(2 / 3)
-    assert metrics["validity_x_uniqueness"] == pytest.approx(2 / 5)
-    assert metrics["novelty"] == pytest.approx(1 / 2)
-    assert metrics["mol_stable_valence"] == pytest.approx(4 / 5)
-    assert metrics["atom_stable_valence"] == pytest.approx(1 - 2 / sum(m.GetNumAtoms() for m in mols))
-    assert metrics["mol_stable"] <= 4 / 5  # ETKDG geometries are not QM9-accurate; CO at 1.13 A is a triple
+    assert metrics["n_molecules"] == 6
+    assert metrics["validity"] == pytest.approx(4 / 6)  # the methyl radical sanitizes ...
+    assert metrics["validity_closed_shell"] == pytest.approx(3 / 6)  # ... but is not closed-shell
+    assert metrics["validity_largest_frag"] == pytest.approx(5 / 6)
+    assert metrics["uniqueness"] == pytest.approx(3 / 4)
+    assert metrics["validity_x_uniqueness"] == pytest.approx(3 / 6)
+    assert metrics["novelty"] == pytest.approx(2 / 3)
+    assert metrics["mol_stable_valence"] == pytest.approx(4 / 6)
+    assert metrics["atom_stable_valence"] == pytest.approx(1 - 3 / sum(m.GetNumAtoms() for m in mols))
+    assert metrics["mol_stable"] <= 4 / 6  # ETKDG geometries are not QM9-accurate; CO at 1.13 A is a triple
     assert math.isnan(evaluate_molecules(mols)["novelty"])
 
 
