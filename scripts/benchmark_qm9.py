@@ -25,6 +25,7 @@ from moldiff.atomic import write_text
 from moldiff.benchmark import Setting
 from moldiff.cli import run
 from moldiff.engine import Engine
+from moldiff.samplers.decoding import DECODINGS
 
 #: EDM (Hoogeboom et al. 2022, Table 1), QM9 with hydrogens, 1000 steps.
 EDM_PUBLISHED = {"atom_stable": 0.987, "mol_stable": 0.820, "validity": 0.919, "validity_x_uniqueness": 0.907}
@@ -43,7 +44,7 @@ def main() -> None:
     ap.add_argument("--batch_size", type=int, default=2500)
     ap.add_argument("--sampler", default="ancestral", help="with --steps: the sampler of every step count")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--bond_decoding", choices=("argmax", "valence"), default="argmax",
+    ap.add_argument("--bond_decoding", choices=tuple(DECODINGS), default="argmax",
                     help="last-step classes of every setting (same seed: the same trajectories, decoded differently)")
     ap.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     ap.add_argument("--data", default="data/cache/qm9.npz", help="QM9 cache (training SMILES and test-split reference)")
@@ -104,9 +105,9 @@ def _evaluate(args, out: Path) -> None:
         arrays = unpack_arrays(np.load(path))
         timing = _timings(out)[str(st)]
         metrics = evaluate_arrays(arrays, timing["explicit_h"], train)
-        engine = "" if st.engine == Engine() else f", {st.engine}"
-        engine += "" if timing.get("bond_decoding", "argmax") == "argmax" else f", {timing['bond_decoding']} decoding"
-        rows.append({"name": f"moldiff, {st.sampler}, {st.n_steps} steps{engine}", "sampler": st.sampler + engine,
+        suffix = "" if st.engine == Engine() else f", {st.engine}"
+        suffix += "" if timing.get("bond_decoding", "argmax") == "argmax" else f", {timing['bond_decoding']} decoding"
+        rows.append({"name": f"moldiff, {st.sampler}, {st.n_steps} steps{suffix}", "sampler": st.sampler + suffix,
                      "steps": st.n_steps, "nfe": st.n_steps, **metrics, "timing": timing})
         print(f"evaluated {path.name}", flush=True)
     elements = np.asarray(data.vocab.elements)

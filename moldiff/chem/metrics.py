@@ -61,11 +61,16 @@ def valence_stability(mol: Chem.Mol) -> np.ndarray:
 
 def validity_error(mol: Chem.Mol) -> str:
     """"" if ``mol`` sanitizes and is one connected fragment, else the reason (one line)."""
+    return _valid_copy(mol)[1]
+
+
+def _valid_copy(mol: Chem.Mol) -> tuple[Chem.Mol | None, str]:
+    """The sanitized copy and "" if ``mol`` is valid (see :func:`validity_error`), else (None, reason)."""
     clean, error = sanitize_or_none(mol)
     if clean is None:
-        return error
+        return None, error
     n_frags = len(Chem.GetMolFrags(clean))
-    return "" if n_frags == 1 else f"disconnected: {n_frags} fragments"
+    return (clean, "") if n_frags == 1 else (None, f"disconnected: {n_frags} fragments")
 
 
 def largest_fragment(mol: Chem.Mol) -> Chem.Mol:
@@ -104,10 +109,11 @@ def evaluate_molecules(mols: Sequence[Chem.Mol], train_smiles: Collection[str] |
         valence_atoms += int(valence_ok.sum())
         valence_mols += int(valence_ok.all())
         valid_largest += sanitize_or_none(largest_fragment(mol))[0] is not None
-        smiles = canonical_smiles(mol) if not validity_error(mol) else None
+        clean, _ = _valid_copy(mol)
+        smiles = canonical_smiles(mol) if clean is not None else None
         if smiles is not None:
             valid_smiles.append(smiles)
-            closed_shell += not any(a.GetNumRadicalElectrons() for a in sanitize_or_none(mol)[0].GetAtoms())
+            closed_shell += not any(a.GetNumRadicalElectrons() for a in clean.GetAtoms())
     n = len(mols)
     unique = set(valid_smiles)
     novel = math.nan if train_smiles is None else _fraction(len(unique - set(train_smiles)), len(unique))
