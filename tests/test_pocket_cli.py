@@ -403,7 +403,7 @@ def test_benchmark_pockets_reports_each_posebusters_check():
         p = conf.GetAtomPosition(i)
         conf.SetAtomPosition(i, (p.x + shift[0], p.y + shift[1], p.z + shift[2]))
     row = bench._pocket_task((PROTEIN, [Chem.MolToMolBlock(m) for m in (ligand, inside)], Chem.MolToMolBlock(ligand),
-                              "off", "dock_fast"))
+                              "off", "dock_fast", None))
     assert row["pb_valid"] == 0.5 and row["ref_pb_valid"] == 1.0
     checks = {k[len(bench.PB_CHECK):]: v for k, v in row.items() if k.startswith(bench.PB_CHECK)}
     assert checks["bond_lengths"] == 1.0 and min(checks.values()) == 0.5  # only protein checks fail, for one of two

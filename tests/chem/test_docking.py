@@ -91,3 +91,16 @@ def test_vina_scores_report_failures_instead_of_dropping_them():
     rows, ref = vina_scores(EXAMPLES / "1ia1_protein.pdb", [ligand, far], ligand)
     assert len(rows) == 2 and rows[0]["vina_score"] == pytest.approx(ref["vina_score"])
     assert "outside the Vina box" in rows[1]["vina_error"] and "vina_score" not in rows[1]
+
+
+def test_redocking_finds_a_pose_at_least_as_good_as_the_crystal_minimum():
+    """A global search in the box must reach (about) the crystal pose's local minimum; only the
+    first ``dock_max`` molecules are docked, the reference always is."""
+    from moldiff.chem.docking import vina_scores
+
+    ligand = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf"))
+    rows, ref = vina_scores(EXAMPLES / "1ia1_protein.pdb", [ligand, ligand], ligand, dock=True, exhaustiveness=2,
+                            dock_max=1)
+    assert "vina_dock" in rows[0] and "vina_dock" not in rows[1] and "vina_dock" in ref
+    assert rows[1]["vina_min"] == pytest.approx(rows[0]["vina_min"], abs=1e-6)
+    assert ref["vina_dock"] < ref["vina_min"] + 0.5
