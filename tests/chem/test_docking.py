@@ -104,3 +104,10 @@ def test_redocking_finds_a_pose_at_least_as_good_as_the_crystal_minimum():
     assert "vina_dock" in rows[0] and "vina_dock" not in rows[1] and "vina_dock" in ref
     assert rows[1]["vina_min"] == pytest.approx(rows[0]["vina_min"], abs=1e-6)
     assert ref["vina_dock"] < ref["vina_min"] + 0.5
+
+
+def test_receptor_preparation_is_reproducible(site):
+    """Added side-chain atoms and hydrogens come from seeded dynamics and starting positions: an
+    unseeded preparation moved them from run to run and changed scores of ligands beside them."""
+    _, receptor, *_ = site
+    assert prepare_receptor(EXAMPLES / "1ia1_protein.pdb") == receptor
