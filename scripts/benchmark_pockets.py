@@ -437,7 +437,8 @@ def _evaluate(arrays, out: Path, args) -> None:
         mean_only=("ref_qed", "ref_sa_raw", "ref_clash", "ref_logp", "ref_lipinski", "ref_vina_score", "ref_vina_min",
                    "ref_vina_dock", "ref_pb_valid"))
     if args.vina == "dock":
-        summary["docked_per_pocket"] = args.dock_max or args.vina_max or "all valid"
+        limits = [n for n in (args.dock_max, args.vina_max) if n is not None]
+        summary["docked_per_pocket"] = min(limits) if limits else "all valid"
     if args.posebusters:
         summary["posebusters_config"] = args.posebusters
         summary["posebusters_checks"] = _check_pass_rates(table)
