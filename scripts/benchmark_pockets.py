@@ -91,6 +91,8 @@ def main() -> None:
     args = ap.parse_args()
     from moldiff.datasets.complexes import load_complexes
 
+    if args.dock_max is not None and (args.vina != "dock" or args.dock_max < 1):
+        raise ValueError(f"--dock_max {args.dock_max}: needs --vina dock and a count of at least 1")
     args.size = args.size or ("model" if args.task == "denovo" else "ref")
     arrays = load_complexes(args.cache)
     idx = arrays.split_indices(args.split)
@@ -500,7 +502,8 @@ def _markdown(s: dict) -> str:
                      f"{s['ref_lipinski_mean']:.2f} | |")
     for k in ("vina_score", "vina_min", "vina_dock"):
         if k + "_mean" in s:
-            which = f"first {s['docked_per_pocket']} valid per pocket; " if k == "vina_dock" and "docked_per_pocket" in s else ""
+            docked = s.get("docked_per_pocket") if k == "vina_dock" else None
+            which = f"first {docked} valid per pocket; " if docked is not None else ""
             lines.append(f"| {k} (kcal/mol; {which}reference {s['ref_' + k + '_mean']:.2f}) | {s[k + '_mean']:.2f} | "
                          f"{s[k + '_median']:.2f} |")
     if "vina_failed_mean" in s:
