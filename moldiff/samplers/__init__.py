@@ -1,9 +1,12 @@
 """Samplers by name, with options, as one string (what CLIs take and SDF records store).
 
-``"ancestral"``, ``"ddim"``, ``"ddim:eta=0.5"``, ``"dpm2m:spacing=logsnr"``: a name from
-:data:`SAMPLERS`, then optional ``key=value`` pairs: ``eta`` (DDIM's noise scale, 0..1) and
-``spacing`` of the time grid (:data:`~moldiff.samplers.loop.SPACINGS`). All run through
-:func:`moldiff.samplers.loop.reverse_loop`.
+``"ancestral"``, ``"ddim"``, ``"ddim:eta=0.5"``, ``"dpm2m:spacing=logsnr"``,
+``"ancestral:spacing=quadratic,restart=1,restart_steps=10,restart_tmax=0.2"``: a name from
+:data:`SAMPLERS`, then optional ``key=value`` pairs: ``eta`` (DDIM's noise scale, 0..1),
+``spacing`` of the time grid (:data:`~moldiff.samplers.loop.SPACINGS`), and restart sampling
+(:func:`~moldiff.samplers.loop.restart_times`): ``restart`` cycles of ``restart_steps`` steps each
+from ``restart_tmax`` down. The step count given with a sampler is the total of network calls,
+restart steps included. All run through :func:`moldiff.samplers.loop.reverse_loop`.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from torch import Tensor
 from moldiff.processes.schedules import Schedule
 from moldiff.samplers.ancestral import ancestral_step
 from moldiff.samplers.ddim import DDIMStep, DPMSolver2MStep
-from moldiff.samplers.loop import SPACINGS, Step, spaced_times
+from moldiff.samplers.loop import SPACINGS, Step, restart_times, spaced_times
 
 #: name -> what the name means (for --help texts)
 SAMPLERS = {
@@ -31,6 +34,9 @@ class SamplerSpec:
     name: str = "ancestral"
     eta: float = 0.0
     spacing: str = "uniform"
+    restart: int = 0
+    restart_steps: int = 10
+    restart_tmax: float = 0.2
 
     @classmethod
     def parse(cls, text: str) -> "SamplerSpec":
@@ -39,29 +45,38 @@ class SamplerSpec:
         if name not in SAMPLERS:
             raise ValueError(f"unknown sampler {name!r}; choose from {sorted(SAMPLERS)}")
         options: dict = {}
+        keys = ("eta", "spacing", "restart", "restart_steps", "restart_tmax")
         for item in filter(None, rest.split(",")):
             key, eq, value = item.partition("=")
-            key = key.strip()
-            if not eq or key not in ("eta", "spacing"):
-                raise ValueError(f"sampler {text!r}: options are eta=<0..1> and spacing=<{'|'.join(SPACINGS)}>")
-            if key == "eta":
-                if name != "ddim":
-                    raise ValueError(f"sampler {text!r}: eta applies to ddim only")
-                try:
-                    options["eta"] = float(value)
-                except ValueError:
-                    raise ValueError(f"sampler {text!r}: eta must be a number") from None
-                if not 0.0 <= options["eta"] <= 1.0:
-                    raise ValueError(f"sampler {text!r}: eta must lie in [0, 1]")
-            else:
+            key, value = key.strip(), value.strip()
+            if not eq or key not in keys:
+                raise ValueError(f"sampler {text!r}: options are eta=<0..1>, spacing=<{'|'.join(SPACINGS)}>, "
+                                 "restart=<cycles>, restart_steps=<steps>, restart_tmax=<0..1>")
+            if key == "spacing":
                 if value not in SPACINGS:
                     raise ValueError(f"sampler {text!r}: spacing must be one of {', '.join(SPACINGS)}")
-                options["spacing"] = value
+                options[key] = value
+                continue
+            kind = int if key in ("restart", "restart_steps") else float
+            try:
+                options[key] = kind(value)
+            except ValueError:
+                raise ValueError(f"sampler {text!r}: {key} must be {'an integer' if kind is int else 'a number'}") from None
+            if key == "eta" and name != "ddim":
+                raise ValueError(f"sampler {text!r}: eta applies to ddim only")
+            low, high = {"eta": (0.0, 1.0), "restart": (0, 100), "restart_steps": (1, 1000),
+                         "restart_tmax": (0.0, 1.0)}[key]
+            if not low <= options[key] <= high or (key == "restart_tmax" and options[key] in (0.0, 1.0)):
+                span = "(0, 1)" if key == "restart_tmax" else f"[{low:g}, {high:g}]"
+                raise ValueError(f"sampler {text!r}: {key} must lie in {span}")
         return cls(name, **options)
 
     def __str__(self) -> str:
         options = ([f"eta={self.eta:g}"] if self.name == "ddim" and self.eta else [])
         options += [f"spacing={self.spacing}"] if self.spacing != "uniform" else []
+        if self.restart:
+            options += [f"restart={self.restart}", f"restart_steps={self.restart_steps}",
+                        f"restart_tmax={self.restart_tmax:g}"]
         return self.name + (":" + ",".join(options) if options else "")
 
     def step(self) -> Step:
@@ -73,7 +88,15 @@ class SamplerSpec:
         return DPMSolver2MStep()
 
     def times(self, n_steps: int, schedule: Schedule, device=None) -> Tensor:
-        return spaced_times(n_steps, self.spacing, schedule, device)
+        """The time grid of ``n_steps`` network calls in all: the spaced grid, then the restart
+        cycles, which take ``restart * restart_steps`` of the calls."""
+        main = n_steps - self.restart * self.restart_steps
+        if main < 2 and self.restart:
+            raise ValueError(f"sampler {self}: {n_steps} steps leave {main} for the grid before the restart "
+                             f"cycles ({self.restart} x {self.restart_steps}); give at least "
+                             f"{self.restart * self.restart_steps + 2} steps")
+        grid = spaced_times(main, self.spacing, schedule, device)
+        return restart_times(grid, self.restart, self.restart_steps, self.restart_tmax)
 
 
-__all__ = ["SAMPLERS", "SamplerSpec", "ancestral_step", "DDIMStep", "DPMSolver2MStep"]
+__all__ = ["SAMPLERS", "SamplerSpec", "ancestral_step", "DDIMStep", "DPMSolver2MStep", "restart_times"]

@@ -162,3 +162,47 @@ def test_sampler_strings_parse_and_print_back():
                        ("ddim:eta=x", "number")]:
         with pytest.raises(ValueError, match=match):
             SamplerSpec.parse(bad)
+
+
+def test_restart_grid_spends_the_given_network_calls_and_returns_to_t_min():
+    spec = SamplerSpec.parse("ancestral:spacing=quadratic,restart=2,restart_steps=5,restart_tmax=0.3")
+    assert SamplerSpec.parse(str(spec)) == spec
+    times = spec.times(30, polynomial())
+    down = times[1:] < times[:-1]
+    assert int(down.sum()) == 30  # network calls: every step down; the two jumps up call none
+    main = spaced_times(20, "quadratic", polynomial())
+    t_min = float(main[-2])
+    torch.testing.assert_close(times[:20], main[:20])
+    ups = torch.nonzero(~down).flatten()
+    assert ups.tolist() == [19, 25]  # from t_min up to t_max, twice
+    torch.testing.assert_close(times[ups + 1], torch.full((2,), 0.3))
+    torch.testing.assert_close(times[ups], torch.full((2,), t_min))
+    assert float(times[-2]) == pytest.approx(t_min) and float(times[-1]) == 0.0
+    assert torch.equal(SamplerSpec.parse("ancestral:spacing=quadratic").times(30, polynomial()),
+                       spaced_times(30, "quadratic", polynomial()))
+    with pytest.raises(ValueError, match="at least 12 steps"):
+        SamplerSpec.parse("ancestral:restart=2,restart_steps=5").times(11, polynomial())
+    for bad, match in [("ancestral:restart=-1", r"restart must lie"), ("ancestral:restart_tmax=1", r"\(0, 1\)"),
+                       ("ancestral:restart_steps=0", "restart_steps must lie"), ("ancestral:restart=1.5", "integer")]:
+        with pytest.raises(ValueError, match=match):
+            SamplerSpec.parse(bad)
+
+
+def test_restart_sampling_keeps_the_oracle_marginals(float64):
+    """With the Bayes-optimal denoiser, a restart cycle (forward noise back up to t_max, then down
+    again) leaves the exact categorical marginals exact and the coordinate spread where the same
+    number of plain ancestral steps puts it."""
+    proc = _process(polynomial())
+    topo = Topology.from_sizes(torch.full((3000,), 4))
+    var = {}
+    for sampler in ["ancestral", "ancestral:restart=1,restart_steps=100,restart_tmax=0.5"]:
+        spec = SamplerSpec.parse(sampler)
+        x = reverse_loop(proc, OracleDenoiser(proc), spec.step(), topo, spec.times(200, proc.schedule),
+                         torch.zeros(1), torch.Generator().manual_seed(0))
+        var[sampler] = x.pos.var().item() / (3 / 4) / S0 ** 2
+        freq = torch.bincount(x.nodes["atom_type"], minlength=3).double() / x.nodes["atom_type"].numel()
+        torch.testing.assert_close(freq, P_TYPE.double(), atol=0.015, rtol=0)
+        bfreq = torch.bincount(x.bond, minlength=3).double() / x.bond.numel()
+        torch.testing.assert_close(bfreq, P_BOND.double(), atol=0.015, rtol=0)
+    plain, restarted = var.values()
+    assert 0.9 < plain < 1.0 and abs(restarted - plain) < 0.03, var
