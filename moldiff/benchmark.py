@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -96,9 +96,8 @@ def timed_sampling(model: MolDiffModel, n_samples: int, n_steps: int, batch_size
     device = model.device
     sizes = model.sample_sizes(n_samples, torch.Generator().manual_seed(seed))
     gen = torch.Generator(device=device).manual_seed(seed)
-    if warmup:  # the sampler without restart cycles, which need more than 2 steps
-        plain = str(replace(SamplerSpec.parse(sampler), restart=0))
-        model.sample_arrays(sizes[:batch_size], 2, torch.Generator(device=device).manual_seed(seed), plain,
+    if warmup:
+        model.sample_arrays(sizes[:batch_size], 2, torch.Generator(device=device).manual_seed(seed), sampler,
                             engine=engine, decoding=decoding)
     synchronize(device)
     start = time.perf_counter()

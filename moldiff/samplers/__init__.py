@@ -6,7 +6,8 @@
 ``spacing`` of the time grid (:data:`~moldiff.samplers.loop.SPACINGS`), and restart sampling
 (:func:`~moldiff.samplers.loop.restart_times`): ``restart`` cycles of ``restart_steps`` steps each
 from ``restart_tmax`` down. The step count given with a sampler is the total of network calls,
-restart steps included. All run through :func:`moldiff.samplers.loop.reverse_loop`.
+restart steps included (cycles that do not fit are left out). All run through
+:func:`moldiff.samplers.loop.reverse_loop`.
 """
 from __future__ import annotations
 
@@ -89,14 +90,11 @@ class SamplerSpec:
 
     def times(self, n_steps: int, schedule: Schedule, device=None) -> Tensor:
         """The time grid of ``n_steps`` network calls in all: the spaced grid, then the restart
-        cycles, which take ``restart * restart_steps`` of the calls."""
-        main = n_steps - self.restart * self.restart_steps
-        if main < 2 and self.restart:
-            raise ValueError(f"sampler {self}: {n_steps} steps leave {main} for the grid before the restart "
-                             f"cycles ({self.restart} x {self.restart_steps}); give at least "
-                             f"{self.restart * self.restart_steps + 2} steps")
-        grid = spaced_times(main, self.spacing, schedule, device)
-        return restart_times(grid, self.restart, self.restart_steps, self.restart_tmax)
+        cycles, which take ``restart_steps`` calls each. Cycles that would leave the grid fewer
+        than 2 steps are left out, so small step counts (quick tests) run the plain grid."""
+        cycles = min(self.restart, max(0, (n_steps - 2) // self.restart_steps))
+        grid = spaced_times(n_steps - cycles * self.restart_steps, self.spacing, schedule, device)
+        return restart_times(grid, cycles, self.restart_steps, self.restart_tmax)
 
 
 __all__ = ["SAMPLERS", "SamplerSpec", "ancestral_step", "DDIMStep", "DPMSolver2MStep", "restart_times"]
