@@ -36,6 +36,7 @@ def main() -> int | None:
                     help="atoms per molecule, N or a range LO-HI (default: the model's size distribution)")
     ap.add_argument("--sampler", default=None,
                     help="ancestral, ddim[:eta=E] or dpm2m, optionally with ,spacing=uniform|quadratic|cubic|logsnr|karras "
+                         "and restart sampling ,restart=K,restart_steps=N,restart_tmax=T "
                          "(e.g. dpm2m:spacing=logsnr; default: the model's)")
     ap.add_argument("--engine", default=None,
                     help="network precision: fp32 (default) or bf16 (GPUs), optionally +compile (torch.compile), "
