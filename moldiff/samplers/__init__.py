@@ -28,6 +28,16 @@ SAMPLERS = {
 }
 
 
+#: sampler option -> (type, accepted values, what the error says they must be)
+_OPTIONS = {
+    "eta": (float, lambda v: 0.0 <= v <= 1.0, "lie in [0, 1]"),
+    "spacing": (str, lambda v: v in SPACINGS, f"be one of {', '.join(SPACINGS)}"),
+    "restart": (int, lambda v: 0 <= v <= 100, "lie in [0, 100]"),
+    "restart_steps": (int, lambda v: 1 <= v <= 1000, "lie in [1, 1000]"),
+    "restart_tmax": (float, lambda v: 0.0 < v < 1.0, "lie in (0, 1)"),
+}
+
+
 @dataclass(frozen=True)
 class SamplerSpec:
     """A parsed sampler string: which step function and which time grid."""
@@ -46,30 +56,21 @@ class SamplerSpec:
         if name not in SAMPLERS:
             raise ValueError(f"unknown sampler {name!r}; choose from {sorted(SAMPLERS)}")
         options: dict = {}
-        keys = ("eta", "spacing", "restart", "restart_steps", "restart_tmax")
         for item in filter(None, rest.split(",")):
             key, eq, value = item.partition("=")
             key, value = key.strip(), value.strip()
-            if not eq or key not in keys:
+            if not eq or key not in _OPTIONS:
                 raise ValueError(f"sampler {text!r}: options are eta=<0..1>, spacing=<{'|'.join(SPACINGS)}>, "
                                  "restart=<cycles>, restart_steps=<steps>, restart_tmax=<0..1>")
-            if key == "spacing":
-                if value not in SPACINGS:
-                    raise ValueError(f"sampler {text!r}: spacing must be one of {', '.join(SPACINGS)}")
-                options[key] = value
-                continue
-            kind = int if key in ("restart", "restart_steps") else float
+            if key == "eta" and name != "ddim":
+                raise ValueError(f"sampler {text!r}: eta applies to ddim only")
+            kind, allowed, span = _OPTIONS[key]
             try:
                 options[key] = kind(value)
             except ValueError:
                 raise ValueError(f"sampler {text!r}: {key} must be {'an integer' if kind is int else 'a number'}") from None
-            if key == "eta" and name != "ddim":
-                raise ValueError(f"sampler {text!r}: eta applies to ddim only")
-            low, high = {"eta": (0.0, 1.0), "restart": (0, 100), "restart_steps": (1, 1000),
-                         "restart_tmax": (0.0, 1.0)}[key]
-            if not low <= options[key] <= high or (key == "restart_tmax" and options[key] in (0.0, 1.0)):
-                span = "(0, 1)" if key == "restart_tmax" else f"[{low:g}, {high:g}]"
-                raise ValueError(f"sampler {text!r}: {key} must lie in {span}")
+            if not allowed(options[key]):
+                raise ValueError(f"sampler {text!r}: {key} must {span}")
         return cls(name, **options)
 
     def __str__(self) -> str:
@@ -97,4 +98,4 @@ class SamplerSpec:
         return restart_times(grid, cycles, self.restart_steps, self.restart_tmax)
 
 
-__all__ = ["SAMPLERS", "SamplerSpec", "ancestral_step", "DDIMStep", "DPMSolver2MStep", "restart_times"]
+__all__ = ["SAMPLERS", "SamplerSpec", "ancestral_step", "DDIMStep", "DPMSolver2MStep"]

@@ -117,8 +117,7 @@ def restart_times(times: Tensor, cycles: int, steps: int, t_max: float) -> Tenso
         return times
     t_min = float(times[-2])
     if not t_min < t_max < 1.0:
-        raise ValueError(f"restart t_max must lie in ({t_min:g}, 1), the grid's last time above 0 and 1; "
-                         f"got {t_max:g}")
+        raise ValueError(f"restart_tmax {t_max:g} must lie between the grid's last time above 0 ({t_min:g}) and 1")
     v = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
     down = (t_min + (t_max - t_min) * v ** 2).to(times)
     return torch.cat([times[:-1]] + [down] * cycles + [times[-1:]])
