@@ -16,6 +16,7 @@ from moldiff.engine import Engine
 from moldiff.nn.base import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SamplerSpec
+from moldiff.samplers.connect import ConnectivityGuidance
 from moldiff.samplers.decoding import DECODINGS, ValenceDecoding
 from moldiff.samplers.guidance import GuidedDenoiser, Guidance
 from moldiff.samplers.inpaint import FixedAtoms, Inpainting
@@ -131,14 +132,21 @@ class MolDiffModel(nn.Module):
                 raise ValueError(f"{self.source} is not property-conditioned: it takes no property values")
             topo.cond = cond.to(device, dtype)
         like = torch.zeros(1, device=device, dtype=dtype)
+        fixed_atoms = None
+        if fixed is not None:
+            topo.project = False  # inpainting works in the fixed atoms' frame
+            fixed_atoms = self._fixed_atoms(fixed, topo, dtype)
         constraints: tuple = ()
+        if spec.connect:
+            if self.process.bond is None:
+                raise ValueError(f"{self.source} does not predict bonds: connectivity guidance (connect=) needs them")
+            constraints = (ConnectivityGuidance(spec.connect, fixed=None if fixed_atoms is None else fixed_atoms.mask),)
         if steric is not None:
             if context is None:
                 raise ValueError("steric guidance keeps atoms away from a pocket: it needs one")
-            constraints = (StericGuidance(steric),)
-        if fixed is not None:
-            topo.project = False  # inpainting works in the fixed atoms' frame
-            constraints += (Inpainting(self.process, self._fixed_atoms(fixed, topo, dtype), align=context is None),)
+            constraints += (StericGuidance(steric),)
+        if fixed_atoms is not None:
+            constraints += (Inpainting(self.process, fixed_atoms, align=context is None),)
         times = jump_times(spec.times(n_steps, self.process.schedule, device), resamplings, jump_length)
         network = self.runner(engine or Engine())
         if guidance is not None and guidance.active:

@@ -5,7 +5,8 @@
 :data:`SAMPLERS`, then optional ``key=value`` pairs: ``eta`` (DDIM's noise scale, 0..1),
 ``spacing`` of the time grid (:data:`~moldiff.samplers.loop.SPACINGS`), and restart sampling
 (:func:`~moldiff.samplers.loop.restart_times`): ``restart`` cycles of ``restart_steps`` steps each
-from ``restart_tmax`` down. The step count given with a sampler is the total of network calls,
+from ``restart_tmax`` down; ``connect=T``: connectivity guidance at the steps down to times
+``<= T`` (:class:`~moldiff.samplers.connect.ConnectivityGuidance`; 0, the default: off). The step count given with a sampler is the total of network calls,
 restart steps included (cycles that do not fit are left out). All run through
 :func:`moldiff.samplers.loop.reverse_loop`.
 """
@@ -35,6 +36,7 @@ _OPTIONS = {
     "restart": (int, lambda v: 0 <= v <= 100, "lie in [0, 100]"),
     "restart_steps": (int, lambda v: 1 <= v <= 1000, "lie in [1, 1000]"),
     "restart_tmax": (float, lambda v: 0.0 < v < 1.0, "lie in (0, 1)"),
+    "connect": (float, lambda v: 0.0 <= v <= 1.0, "lie in [0, 1]"),
 }
 
 
@@ -48,6 +50,7 @@ class SamplerSpec:
     restart: int = 0
     restart_steps: int = 10
     restart_tmax: float = 0.2
+    connect: float = 0.0
 
     @classmethod
     def parse(cls, text: str) -> "SamplerSpec":
@@ -61,7 +64,7 @@ class SamplerSpec:
             key, value = key.strip(), value.strip()
             if not eq or key not in _OPTIONS:
                 raise ValueError(f"sampler {text!r}: options are eta=<0..1>, spacing=<{'|'.join(SPACINGS)}>, "
-                                 "restart=<cycles>, restart_steps=<steps>, restart_tmax=<0..1>")
+                                 "restart=<cycles>, restart_steps=<steps>, restart_tmax=<0..1>, connect=<0..1>")
             if key == "eta" and name != "ddim":
                 raise ValueError(f"sampler {text!r}: eta applies to ddim only")
             kind, allowed, span = _OPTIONS[key]
@@ -79,6 +82,7 @@ class SamplerSpec:
         if self.restart:
             options += [f"restart={self.restart}", f"restart_steps={self.restart_steps}",
                         f"restart_tmax={self.restart_tmax:g}"]
+        options += [f"connect={self.connect:g}"] if self.connect else []
         return self.name + (":" + ",".join(options) if options else "")
 
     def step(self) -> Step:

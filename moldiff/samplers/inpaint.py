@@ -89,7 +89,7 @@ class Inpainting:
         noised, _ = self.process.q_sample(self._clean(x), topo, t_graph, generator)
         return self._overlay(noised, x)
 
-    def prediction(self, pred: Prediction, x_t: MolState, topo: Topology) -> Prediction:
+    def prediction(self, pred: Prediction, x_t: MolState, topo: Topology, s: float) -> Prediction:
         """The x0 estimate with the fixed atoms' clean values in place (and, with ``align``, the
         free atoms translated with the fixed ones onto them)."""
         f, p, mask = self.fixed, self.process, self.fixed.mask

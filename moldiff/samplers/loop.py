@@ -37,8 +37,8 @@ class Constraint(Protocol):
     def start(self, x: MolState, topo: Topology, t: float, generator: torch.Generator | None) -> MolState:
         """The initial state (at time ``t``) with the constraint imposed."""
 
-    def prediction(self, pred: Prediction, x_t: MolState, topo: Topology) -> Prediction:
-        """The network's prediction, adjusted before the step uses it."""
+    def prediction(self, pred: Prediction, x_t: MolState, topo: Topology, s: float) -> Prediction:
+        """The network's prediction, adjusted before the step to time ``s`` (0: the last) uses it."""
 
     def finish(self, x: MolState, topo: Topology) -> MolState:
         """The final, clean state with the constraint imposed."""
@@ -148,7 +148,7 @@ def reverse_loop(process: JointDiffusion, model: Denoiser, step: Step, topo: Top
         else:
             pred = process.predict(model, x, topo, t)
             for c in constraints:
-                pred = c.prediction(pred, x, topo)
+                pred = c.prediction(pred, x, topo, ts[k + 1])
             if k == last:
                 x = process.denoised(pred, x, topo) if decode is None else decode(process, pred, x, topo)
             else:

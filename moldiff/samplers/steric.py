@@ -47,7 +47,7 @@ class StericGuidance:
             raise ValueError("steric guidance needs pocket atoms (topo.context)")
         return x
 
-    def prediction(self, pred: Prediction, x_t: MolState, topo: Topology) -> Prediction:
+    def prediction(self, pred: Prediction, x_t: MolState, topo: Topology, s: float) -> Prediction:
         return Prediction(self.push(pred.pos, topo), pred.nodes, pred.bond)
 
     def finish(self, x: MolState, topo: Topology) -> MolState:

@@ -130,7 +130,7 @@ FRAGMENT = MolArrays(["C", "C", "O"], np.array([[10.123456, -4.5, 3.25], [11.6, 
                      np.array([0, 0, 0]), np.array([[0, 1, 1], [1, 2, 2]]))
 
 
-@pytest.mark.parametrize("sampler", sorted(SAMPLERS) + ["ancestral:restart=1,restart_steps=2,restart_tmax=0.5"])
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS) + ["ancestral:restart=1,restart_steps=2,restart_tmax=0.5,connect=1"])
 @pytest.mark.parametrize("resamplings", [1, 2])
 def test_models_keep_fixed_atoms_unconditional_and_in_pocket(sampler, resamplings):
     from moldiff.datasets.pockets import Pocket
