@@ -37,6 +37,7 @@ def main() -> int | None:
     ap.add_argument("--sampler", default=None,
                     help="ancestral, ddim[:eta=E] or dpm2m, optionally with ,spacing=uniform|quadratic|cubic|logsnr|karras "
                          "and restart sampling ,restart=K,restart_steps=N,restart_tmax=T "
+                         "and connectivity guidance ,connect=T (stray pieces moved next to the molecule below t=T) "
                          "(e.g. dpm2m:spacing=logsnr; default: the model's)")
     ap.add_argument("--engine", default=None,
                     help="network precision: fp32 (default) or bf16 (GPUs), optionally +compile (torch.compile), "
