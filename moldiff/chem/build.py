@@ -101,8 +101,11 @@ def canonical_smiles(mol: Chem.Mol) -> str | None:
     Stereo is dropped because molecules built from 3D coordinates carry none.
     """
     clean, _ = sanitize_or_none(mol)
-    if clean is None:
-        return None
+    return None if clean is None else sanitized_smiles(clean)
+
+
+def sanitized_smiles(clean: Chem.Mol) -> str | None:
+    """:func:`canonical_smiles` of a molecule that is already sanitized (no second sanitization)."""
     try:
         return Chem.MolToSmiles(Chem.RemoveHs(clean), isomericSmiles=False)
     except Exception:  # RemoveHs can still fail on exotic valence states

@@ -22,7 +22,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 from rdkit import Chem
 
-from moldiff.chem.build import canonical_smiles, sanitize_or_none
+from moldiff.chem.build import sanitize_or_none, sanitized_smiles
 from moldiff.chem.stability import atom_stability
 from moldiff.vocab import allowed_valences
 
@@ -110,7 +110,7 @@ def evaluate_molecules(mols: Sequence[Chem.Mol], train_smiles: Collection[str] |
         valence_mols += int(valence_ok.all())
         valid_largest += sanitize_or_none(largest_fragment(mol))[0] is not None
         clean, _ = _valid_copy(mol)
-        smiles = canonical_smiles(mol) if clean is not None else None
+        smiles = sanitized_smiles(clean) if clean is not None else None
         if smiles is not None:
             valid_smiles.append(smiles)
             closed_shell += not any(a.GetNumRadicalElectrons() for a in clean.GetAtoms())
