@@ -6,8 +6,9 @@
 ``spacing`` of the time grid (:data:`~moldiff.samplers.loop.SPACINGS`), and restart sampling
 (:func:`~moldiff.samplers.loop.restart_times`): ``restart`` cycles of ``restart_steps`` steps each
 from ``restart_tmax`` down; ``connect=T``: connectivity guidance at the steps down to times
-``<= T`` (:class:`~moldiff.samplers.connect.ConnectivityGuidance`; 0, the default: off). The step count given with a sampler is the total of network calls,
-restart steps included (cycles that do not fit are left out). All run through
+``<= T`` (:class:`~moldiff.samplers.connect.ConnectivityGuidance`; 0, the default: off). The step
+count given with a sampler is the total of network calls, restart steps included (cycles that do
+not fit are left out). All run through
 :func:`moldiff.samplers.loop.reverse_loop`.
 """
 from __future__ import annotations

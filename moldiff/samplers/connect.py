@@ -5,11 +5,12 @@ Diffusion models of drug-sized molecules often end with two or more fragments: p
 built apart and never bonded. At each step from ``t_max`` down, the x0 estimate's bond graph (the
 argmax class of every pair) is split into connected components; every component but the largest
 of its molecule is translated, rigidly, towards that largest one until their closest atoms are
-``distance`` Å apart. With fixed atoms (inpainting: growing, linking) the components holding them
-stay and are the targets instead: a free piece moves next to the nearest fixed fragment. The sampler's posterior carries the moved estimate, so at the next
-steps the network sees the pieces in contact and decides whether and how to bond them. Bonds and
-atom types stay the network's: a fragment it does not bond stays a fragment, and the final
-network call (the step to t = 0) is left alone, so the output geometry is the network's own.
+``distance`` Å apart. With fixed atoms (inpainting: growing, linking) the components holding
+them stay and are the targets instead: a free piece moves next to the nearest fixed fragment. The
+sampler's posterior carries the moved estimate, so at the next steps the network sees the pieces
+in contact and decides whether and how to bond them. Bonds and atom types stay the network's: a
+fragment it does not bond stays a fragment, and the final network call (the step to t = 0) is
+left alone, so the output coordinates are the network's last estimate.
 Like DecompDiff's drift terms and :class:`~moldiff.samplers.steric.StericGuidance`, this is a
 prior the sampler applies, not a filter: no molecule is dropped. Translations along vectors
 between atoms keep the sampler SE(3)-equivariant.
