@@ -41,8 +41,8 @@ def components(num_nodes: int, edges: Tensor) -> Tensor:
 
 
 class ConnectivityGuidance:
-    """Translate minor fragments of the x0 estimate onto their molecule's largest one at every
-    step that lands on a time ``0 < s <= t_max``; needs the bond field (``pred.bond``). ``fixed``
+    """Translate minor fragments of the x0 estimate onto their molecule's largest one (or, with
+    fixed atoms, the nearest fixed one) at every step that lands on a time ``0 < s <= t_max``; needs the bond field (``pred.bond``). ``fixed``
     [N]: atoms held by inpainting (their components never move; atoms with ``topo.move`` False
     count as fixed too)."""
 
@@ -88,7 +88,7 @@ class ConnectivityGuidance:
         held = torch.zeros_like(pinned).scatter_reduce_(0, label, pinned, "amax")[label].bool()  # component holds one
         any_held = pinned.new_zeros(topo.num_graphs).scatter_reduce_(0, topo.batch, held.long(), "amax")[topo.batch].bool()
         in_main = torch.where(any_held, held, label == main[topo.batch])  # per atom: in a target component
-        mobile = ~in_main & ~held
+        mobile = ~in_main  # every other component moves; held ones are always targets
         if not bool(mobile.any()):
             return pos
         # (member of a mobile component, partner in a target one), from either end of a pair

@@ -109,3 +109,6 @@ def test_sampler_option_parses_and_reaches_the_sampling_loop(monkeypatch):
     assert seen == [(0.5, 0.75), (0.5, 0.5), (0.5, 0.25), (0.5, 0.0)]
     model.sample_arrays(torch.tensor([6]), 4, torch.Generator().manual_seed(0))
     assert len(seen) == 4  # off by default
+    bondless = untrained_model("tiny.yaml", QM9_VOCAB, overrides=["process.bonds=false"])
+    with pytest.raises(ValueError, match="does not predict bonds"):
+        bondless.sample_arrays(torch.tensor([5]), 4, torch.Generator().manual_seed(0), sampler="ancestral:connect=0.3")
