@@ -5,6 +5,10 @@ Usage:
   python scripts/prepare_complexes.py --source crossdocked --root crossdocked_pocket10 --split_file split_by_name.pt
   python scripts/prepare_complexes.py --source fep --root fep_benchmark --out data/cache/fep.npz
   python scripts/prepare_complexes.py --source folder --index complexes.csv --out data/cache/mine.npz
+
+The FEP source leaves out the 46 training systems that overlap CrossDocked2020 test proteins
+(``CROSSDOCKED_OVERLAP_FEP_SYSTEMS`` in moldiff.datasets.complexes_prepare) unless
+--keep_crossdocked_overlap is given; the 10 FEP test proteins are test either way.
 """
 import argparse
 from pathlib import Path
@@ -25,12 +29,16 @@ def main() -> None:
                     help="pocket: whole residues within this many Å of the ligand (default: %(default)s)")
     ap.add_argument("--keep_hetero", action="store_true",
                     help="keep ions, cofactors and other hetero groups in pockets")
+    ap.add_argument("--keep_crossdocked_overlap", action="store_true",
+                    help="fep: keep the 46 training systems with >= 30 %% identity to a CrossDocked2020 test "
+                         "protein (left out by default; only for models never evaluated on CrossDocked)")
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     ap.add_argument("--shard_size", type=int, default=None,
                     help="stream to shards of this many complexes (bounded memory for CrossDocked-sized sets); "
                          "--out is then a manifest read like any cache")
     args = ap.parse_args()
     from moldiff.datasets.complexes_prepare import (
+        CROSSDOCKED_OVERLAP_FEP_SYSTEMS,
         crossdocked_entries,
         fep_entries,
         folder_entries,
@@ -45,10 +53,17 @@ def main() -> None:
         raise ValueError("--workers must be at least 1")
     if args.shard_size is not None and args.shard_size < 1:
         raise ValueError("--shard_size must be at least 1")
+    if args.keep_crossdocked_overlap and args.source != "fep":
+        raise ValueError("--keep_crossdocked_overlap applies to --source fep only")
     if args.source == "crossdocked":
         entries = crossdocked_entries(args.root, args.split_file)
     elif args.source == "fep":
-        entries = fep_entries(args.root)
+        entries = fep_entries(args.root, exclude=())
+        if not args.keep_crossdocked_overlap:
+            n_all = len(entries)
+            entries = fep_entries(args.root)
+            print(f"left out {n_all - len(entries)} ligand records of the {len(CROSSDOCKED_OVERLAP_FEP_SYSTEMS)} FEP "
+                  "training systems that overlap CrossDocked2020 test proteins (--keep_crossdocked_overlap keeps them)")
     else:
         entries = folder_entries(args.index)
     out = args.out or REPO_ROOT / "data" / "cache" / f"{args.source}.npz"

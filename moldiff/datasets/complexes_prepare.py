@@ -7,7 +7,8 @@ split, experimental dG):
   ``split_by_name.pt`` (read without torch); validation is a seeded fraction of the training
   protein families;
 - :func:`fep_entries`: the FEP benchmark of Ross et al. 2023, one complex per ligand record,
-  split by protein so no target is shared between splits;
+  split by protein so no target is shared between splits; the training systems that overlap the
+  CrossDocked2020 test proteins (:data:`CROSSDOCKED_OVERLAP_FEP_SYSTEMS`) are left out by default;
 - :func:`folder_entries`: a CSV ``protein,ligand[,name,split,protein_id]``.
 
 :func:`prepare_complexes` parses each protein file once for all its ligands, cuts the pocket
@@ -61,6 +62,45 @@ SPLIT_SEED = 42
 #: The FEP benchmark proteins held out for testing (all their systems), as the data README suggests.
 DEFAULT_FEP_TEST_PROTEINS: tuple[str, ...] = ("TYK2", "PTP1B", "Mcl1", "Thrombin", "HIF-2alpha", "T4 lysozyme",
                                               "Galectin", "Eg5", "SHP2", "PFKFB3")
+#: FEP benchmark TRAINING systems ``(subset folder, system)`` with >= 30 % sequence identity to a
+#: CrossDocked2020 test protein (pdb_complexes README, section (d): 46 systems of 19 proteins; the
+#: system is the ``Input file naming scheme`` of ``<subset>/subset_metadata.csv``). :func:`fep_entries`
+#: leaves them out of training and validation by default, so CrossDocked test numbers stay clean.
+CROSSDOCKED_OVERLAP_FEP_SYSTEMS: tuple[tuple[str, str], ...] = (
+    # BACE1 (CrossDocked test BACE2)
+    ("jacs_set", "bace"), ("janssen_bace", "bace_ciordia_prospective"), ("janssen_bace", "bace_ciordia_retro"),
+    ("janssen_bace", "bace_keranen_p2"), ("janssen_bace", "bace_p3_arg368_in"), ("macrocycles", "2B8V_lig24and25_alpha05"),
+    ("macrocycles", "2Q15_lig17to21_alpha05"), ("opls_stress", "cr_bace1"), ("opls_stress", "cr_bace2"),
+    ("opls_stress", "hc_bace1"), ("opls_stress", "hc_bace2"), ("opls_stress", "pb_bace3"),
+    ("scaffold_hopping", "Bace1_4zsp"),
+    # BRD4 (BAZ2A; only this system: waterset/brd41_ASH106 is below the cut)
+    ("bayer_macrocycles", "wagner_brd4"),
+    # BTK (ABL2)
+    ("misc", "btk_extra_flip"),
+    # CDK2 (CDK6)
+    ("charge_annhil", "cdk2"), ("jacs_set", "cdk2"),
+    # CDK8 (CDK6)
+    ("merck", "cdk8_5cei_new_helix_loop_extra"), ("misc", "cdk8_koehler"),
+    # CHK1 (TBK1, GRK4)
+    ("macrocycles", "2E9P_lig4to7_alpha05"), ("opls_stress", "chk1_set1"), ("opls_stress", "chk1_set2"),
+    ("opls_stress", "chk1_set3"), ("opls_stress", "chk1_set4"), ("opls_stress", "chk1_set5"),
+    ("opls_stress", "chk1_set6"), ("opls_stress", "chk1_set7"), ("scaffold_hopping", "CHK1_3u9n_corehop"),
+    ("waterset", "chk1"),
+    # CK2 (CDK6)
+    ("macrocycles", "ck2_custcore_hotlys"),
+    # DLK, EGFR (TBK1)
+    ("charge_annhil", "dlk"), ("charge_annhil", "egfr"),
+    # IRAK4, ITK, JAK1 (ABL2)
+    ("charge_annhil", "irak4_s2"), ("charge_annhil", "irak4_s3"), ("charge_annhil", "itk"), ("charge_annhil", "jak1"),
+    # JAK2 (ABL2)
+    ("fragments", "jak2_set1"), ("fragments", "jak2_set2_extra"),
+    # JNK1 (CDK6)
+    ("charge_annhil", "jnk1"), ("jacs_set", "jnk1_manual_flips"),
+    # P38 (CDK6)
+    ("fragments", "frag_p38"), ("jacs_set", "p38"),
+    # SYK (ABL2), TAF1(2) (BAZ2A), TNKS2 (identical), cMet (ABL2)
+    ("merck", "syk_4puz_fullmap"), ("waterset", "taf12"), ("merck", "tnks2_fullmap"), ("merck", "cmet"),
+)
 #: SDF properties holding the FEP benchmark's experimental binding free energy (kcal/mol), in order of preference.
 FEP_DG_PROPERTIES: tuple[str, ...] = ("r_exp_dg", "r_fepplus_exp_dg")
 _EXAMPLES_PER_REASON = 3
@@ -178,12 +218,18 @@ def _sdf_records(path: Path) -> list[tuple[str, float | None]]:
 
 
 def fep_entries(root: str | os.PathLike, test_proteins: Sequence[str] = DEFAULT_FEP_TEST_PROTEINS,
-                val_fraction: float = 0.1, seed: int = SPLIT_SEED) -> list[Entry]:
+                val_fraction: float = 0.1, seed: int = SPLIT_SEED,
+                exclude: Iterable[tuple[str, str]] = CROSSDOCKED_OVERLAP_FEP_SYSTEMS) -> list[Entry]:
     """One entry per ligand record of the FEP benchmark (``<subset>/subset_metadata.csv``,
     ``<prefix>_protein.pdb``, ``<prefix>_ligands.sdf``), split by protein.
 
     Proteins are matched ignoring case and punctuation; a listed test protein that is absent is
-    an error. A seeded ``val_fraction`` of the other proteins is validation.
+    an error. A seeded ``val_fraction`` of the other proteins is validation. Systems in
+    ``exclude`` (``(subset folder, system prefix)`` pairs, exact names; by default the 46 that
+    overlap the CrossDocked2020 test proteins) are left out of training and validation (a system
+    of a test protein stays test); each pair must name a system in the metadata, else
+    ``ValueError``. Splits are drawn over all proteins before the exclusion, so the remaining
+    entries keep the split they have with ``exclude=()``.
     """
     root = Path(root)
     metadata = sorted(root.glob("*/subset_metadata.csv"))
@@ -200,9 +246,18 @@ def fep_entries(root: str | os.PathLike, test_proteins: Sequence[str] = DEFAULT_
     if missing:
         raise ValueError(f"test protein(s) {', '.join(missing)} not in the FEP metadata under {root}; "
                          f"proteins there: {', '.join(sorted(names.values()))}")
+    exclude = {(str(subset), str(system)) for subset, system in exclude}
+    unmatched = sorted(exclude - {(folder.name, prefix) for folder, prefix, _ in systems})
+    if unmatched:
+        raise ValueError(f"{len(unmatched)} excluded FEP system(s) not in the metadata under {root}: "
+                         + ", ".join(f"{subset}/{system}" for subset, system in unmatched[:5])
+                         + (" ..." if len(unmatched) > 5 else "")
+                         + "; pass exclude=() (--keep_crossdocked_overlap) to exclude nothing")
     splits = assign_splits(names, val_fraction, seed, test=wanted)
     entries = []
     for folder, prefix, key in systems:
+        if (folder.name, prefix) in exclude and splits[key] != "test":
+            continue
         protein, ligands = folder / f"{prefix}_protein.pdb", folder / f"{prefix}_ligands.sdf"
         records = _sdf_records(ligands) if ligands.is_file() else [(prefix, None)]
         for k, (title, dg) in enumerate(records):
