@@ -30,7 +30,8 @@ S atom with two or more terminal O neighbours and no double bond to a terminal O
 phosphate written as S(O)(O)(O)O).
 
 A molecule *looks wrong* when at least one of its bonds is flagged or distorted, or it has such
-an oxoacid group.
+an oxoacid group. :func:`planar_ring_with_sp3_carbon` is a softer, separate signal (flat 5/6-ring
+holding an sp3 carbon), not part of that verdict.
 """
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ TOLERANCE = 0.10
 MIN_BOND_LENGTH = 1.10
 #: A judged bond farther than this (Å) from every typical length of its element pair is distorted.
 DISTORTED = 0.25
+#: RMS distance (Å) from the best-fit plane under which :func:`planar_ring_with_sp3_carbon` calls a ring flat.
+PLANAR_RMS = 0.02
 #: Typical heavy-atom bond lengths (Å) per sorted element pair and class (see the module docstring).
 TYPICAL_BOND_LENGTHS: dict[tuple[str, str], dict[str, float]] = {
     ("C", "C"): {"1": 1.53, "1c": 1.48, "ar": 1.39, "2": 1.34, "3": 1.20},
@@ -163,6 +166,24 @@ def oxoacid_without_double_bond(mol: Chem.Mol) -> bool:
                     if b.GetOtherAtom(atom).GetSymbol() in ("O", "S") and b.GetOtherAtom(atom).GetDegree() == 1]
         n_oxygen = sum(b.GetOtherAtom(atom).GetSymbol() == "O" for b in terminal)
         if n_oxygen >= 2 and all(b.GetBondType() != Chem.BondType.DOUBLE for b in terminal):
+            return True
+    return False
+
+
+def planar_ring_with_sp3_carbon(mol: Chem.Mol, tol: float = PLANAR_RMS) -> bool:
+    """Whether a 5- or 6-membered SSSR ring of ``mol`` (with a 3D conformer) is flat (RMS distance
+    of its atoms from their best-fit plane below ``tol`` Å) yet holds a carbon RDKit types sp3: a
+    soft sign of a lost double bond (an adenine written with a CH in the ring), though some real
+    rings qualify (the dihydropyridine of NADH, lactams next to an aromatic ring)."""
+    pos = mol.GetConformer().GetPositions()
+    for ring in Chem.GetSSSR(mol):
+        ring = list(ring)
+        if len(ring) not in (5, 6) or not any(mol.GetAtomWithIdx(i).GetSymbol() == "C" and
+                                              mol.GetAtomWithIdx(i).GetHybridization() == Chem.HybridizationType.SP3
+                                              for i in ring):
+            continue
+        centred = pos[ring] - pos[ring].mean(axis=0)
+        if np.linalg.svd(centred, compute_uv=False)[-1] / np.sqrt(len(ring)) < tol:
             return True
     return False
 

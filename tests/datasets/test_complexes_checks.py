@@ -15,6 +15,7 @@ from moldiff.chem.ligand_checks import (
     bond_class,
     bond_length_checks,
     oxoacid_without_double_bond,
+    planar_ring_with_sp3_carbon,
     ring_size_flags,
 )
 
@@ -68,6 +69,19 @@ def test_oxoacid_rule():
     assert oxoacid_without_double_bond(Chem.MolFromSmiles("NS(O)(O)OC"))
     for ok in ("COS(=O)(=O)O", "COP(=O)(O)O", "COP(O)(O)=S", "CS(=O)(=O)N", "CSC"):
         assert not oxoacid_without_double_bond(Chem.MolFromSmiles(ok)), ok
+
+
+def test_flat_ring_with_sp3_carbon():
+    benzene = embedded("c1ccccc1")
+    assert not planar_ring_with_sp3_carbon(benzene)
+    Chem.Kekulize(benzene, clearAromaticFlags=True)
+    lost = Chem.RWMol(benzene)  # the flat geometry, one double bond gone: two CH2 in a flat ring
+    double = next(b for b in lost.GetBonds() if b.GetBondType() == Chem.BondType.DOUBLE)
+    double.SetBondType(Chem.BondType.SINGLE)
+    lost = lost.GetMol()
+    Chem.SanitizeMol(lost)
+    assert planar_ring_with_sp3_carbon(lost)
+    assert not planar_ring_with_sp3_carbon(embedded("C1CCCCC1"))
 
 
 @pytest.mark.parametrize("smiles, expected", [
