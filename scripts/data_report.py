@@ -256,7 +256,8 @@ def ring_report(moses_cache: Path, moses_sample: int, seed: int, fep_cache: Path
         rows.append(_ring_row(_from_smiles(smiles, sizes), f"FEP {split} (clean)", f"{_rel(fep_cache)} {split} split"))
     for split in ("train", "val"):
         smiles, sizes = _cache_split(pdb_cache, split)
-        rows.append(_ring_row(_from_smiles(smiles, sizes), f"pdb_complexes {split}", f"{_rel(pdb_cache)} {split} split"))
+        rows.append(_ring_row(_from_smiles(smiles, sizes), f"pdb_complexes {split}",
+                              f"{_rel(pdb_cache)} {split} split"))
     source_of = {row["name"]: row["source"] for row in csv.DictReader(open(pdb_root / "index.csv", newline=""))}
     for source in PDB_SOURCES:
         smiles, sizes = _cache_split(pdb_cache, "train", keep=lambda name, s=source: source_of.get(name) == s)
@@ -308,12 +309,13 @@ def markdown(report: dict) -> str:
               f"{_pct(a['crystal_reference_look_wrong_fraction'])} %; DSDP excess "
               f"{_pct(a['dsdp_excess_look_wrong_fraction'])} points, about "
               f"{a['dsdp_estimated_wrong_beyond_crystal_noise']} DSDP ligands wrong beyond crystal-geometry noise.", ""]
-    lines += ["| set | molecules | 3-ring % | 4-ring % | 7-ring % | ring ≥ 8 % | heavy atoms mean | median | p95 | max |",
+    lines += ["| set | molecules | 3-ring % | 4-ring % | 7-ring % | ring ≥ 8 % "
+              "| heavy atoms mean | median | p95 | max |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["rings"]:
         lines.append(f"| {r['set']} | {r['molecules']:,} | {_pct(r['ring_3'])} | {_pct(r['ring_4'])} "
                      f"| {_pct(r['ring_7'])} | {_pct(r['ring_>=8'])} | {r['heavy_mean']:.1f} "
-                     f"| {r['heavy_median']:g} | {r['heavy_p95']:g} | {r['heavy_max']:g} |")
+                     f"| {r['heavy_median']:g} | {r['heavy_p95']:.1f} | {r['heavy_max']:g} |")
     return "\n".join(lines)
 
 

@@ -69,8 +69,9 @@ DEFAULT_FEP_TEST_PROTEINS: tuple[str, ...] = ("TYK2", "PTP1B", "Mcl1", "Thrombin
 CROSSDOCKED_OVERLAP_FEP_SYSTEMS: tuple[tuple[str, str], ...] = (
     # BACE1 (CrossDocked test BACE2)
     ("jacs_set", "bace"), ("janssen_bace", "bace_ciordia_prospective"), ("janssen_bace", "bace_ciordia_retro"),
-    ("janssen_bace", "bace_keranen_p2"), ("janssen_bace", "bace_p3_arg368_in"), ("macrocycles", "2B8V_lig24and25_alpha05"),
-    ("macrocycles", "2Q15_lig17to21_alpha05"), ("opls_stress", "cr_bace1"), ("opls_stress", "cr_bace2"),
+    ("janssen_bace", "bace_keranen_p2"), ("janssen_bace", "bace_p3_arg368_in"),
+    ("macrocycles", "2B8V_lig24and25_alpha05"), ("macrocycles", "2Q15_lig17to21_alpha05"),
+    ("opls_stress", "cr_bace1"), ("opls_stress", "cr_bace2"),
     ("opls_stress", "hc_bace1"), ("opls_stress", "hc_bace2"), ("opls_stress", "pb_bace3"),
     ("scaffold_hopping", "Bace1_4zsp"),
     # BRD4 (BAZ2A; only this system: waterset/brd41_ASH106 is below the cut)
