@@ -38,11 +38,14 @@ def random_graph(sizes: list[int], node_dim: int, pair_dim: int, seed: int = 0,
 
 
 def transform(graph: NoisyGraph, rot: Tensor, shift: Tensor) -> NoisyGraph:
-    """The graph (and its context) with coordinates mapped x -> x R^T + b (one R, b for the batch)."""
-    ctx = graph.context
+    """The graph (its context and previous estimate too) with coordinates mapped x -> x R^T + b
+    (one R, b for the batch)."""
+    ctx, sc = graph.context, graph.self_cond
     if ctx is not None:
         ctx = Context(ctx.pos @ rot.T + shift, ctx.h, ctx.batch)
-    return replace(graph, pos=graph.pos @ rot.T + shift, context=ctx)
+    if sc is not None:
+        sc = replace(sc, pos=sc.pos @ rot.T + shift)
+    return replace(graph, pos=graph.pos @ rot.T + shift, context=ctx, self_cond=sc)
 
 
 def assert_equivariant(model: Denoiser, graph: NoisyGraph, reflect: bool = True, atol: float = 1e-8) -> None:

@@ -27,6 +27,19 @@ class Context:
 
 
 @dataclass
+class SelfCond:
+    """The network's previous clean estimate, fed back as input (self-conditioning; Chen et al.
+    2023, "Analog Bits"): ``pos`` [N, 3] the x0 estimate, ``h`` [N, F] class probabilities of the
+    node fields, ``pair`` [P, E] bond class probabilities or None, and ``present`` [G] bool, which
+    graphs carry an estimate (the others read as zeros, the "no estimate yet" input)."""
+
+    pos: Tensor
+    h: Tensor
+    pair: Tensor | None
+    present: Tensor
+
+
+@dataclass
 class NoisyGraph:
     """A batch of (partly) noisy molecules as flat tensors (PyG-style batch vectors).
 
@@ -46,6 +59,8 @@ class NoisyGraph:
     - ``context``: fixed conditioning nodes (a protein pocket) or None.
     - ``cond`` [G, C] or None: graph-level condition features (e.g. molecular properties, see
       :class:`~moldiff.conditioning.PropertyConditions`); None is the null condition.
+    - ``self_cond``: the previous clean estimate for self-conditioned denoisers, or None (no
+      estimate yet: the same as a :class:`SelfCond` with nothing present).
     """
 
     pos: Tensor
@@ -58,6 +73,7 @@ class NoisyGraph:
     update_mask: Tensor | None = None
     context: Context | None = None
     cond: Tensor | None = None
+    self_cond: SelfCond | None = None
 
 
 @dataclass
@@ -84,6 +100,7 @@ class Denoiser(Protocol):
     context_in: int  # context feature size (0: built without context)
     cond_in: int  # graph-level condition feature size (0: unconditioned)
     supports_context: bool  # class attribute: whether the architecture can take context nodes
+    self_cond: bool  # whether it reads ``NoisyGraph.self_cond`` (built with self-conditioning inputs)
 
     def __call__(self, graph: NoisyGraph) -> DenoiserOutput: ...
 

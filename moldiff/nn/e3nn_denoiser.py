@@ -101,6 +101,7 @@ class E3nnDenoiser(nn.Module):
     supports_context = False
     cond_in = 0
     supports_cond = False
+    self_cond = False
 
     def __init__(self, node_in: int, node_out: int, pair_in: int = 0, pair_out: int = 0,
                  hidden_scalars: int = 64, hidden_vectors: int = 16, num_layers: int = 4,

@@ -9,6 +9,11 @@ messages from the context atoms of its graph within ``context_cutoff`` along edg
 distance-only pair state. Context nodes and their pair states are embedded once and never
 updated (messages flow from the pocket to the molecule only): the pocket is fixed, and on the
 CPU the molecule-pocket edges would otherwise dominate the cost.
+
+With ``self_cond`` the network also reads its previous clean estimate (self-conditioning): the
+class probabilities of each node and pair join the node and pair embeddings, and the distance
+of each pair in the previous coordinate estimate joins the pair embedding as a radial basis
+(an invariant, so equivariance is kept).
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from moldiff.nn.base import DenoiserOutput, NoisyGraph, sinusoidal_time_embedding
+from moldiff.nn.base import DenoiserOutput, NoisyGraph, SelfCond, sinusoidal_time_embedding
 from moldiff.nn.graph import bipartite_pairs, directed_edges
 
 
@@ -100,15 +105,17 @@ class EGNNDenoiser(nn.Module):
                  hidden: int = 256, pair_hidden: int = 64, num_layers: int = 9, num_rbf: int = 32,
                  max_radius: float = 10.0, cutoff: float | None = None, time_dim: int = 32,
                  coords_range: float = 15.0, aggr_norm: float = 10.0, context_in: int = 0,
-                 context_cutoff: float = 5.0, cond_in: int = 0):
+                 context_cutoff: float = 5.0, cond_in: int = 0, self_cond: bool = False):
         super().__init__()
         self.node_in, self.node_out, self.pair_in, self.pair_out = node_in, node_out, pair_in, pair_out
         self.context_in, self.context_cutoff, self.cond_in = context_in, context_cutoff, cond_in
+        self.self_cond = bool(self_cond)
         self.cutoff = cutoff
         self.time_dim = time_dim
         self.rbf = GaussianRBF(num_rbf, max_radius)
-        self.embed_h = mlp(node_in + time_dim + cond_in, hidden, hidden)
-        self.embed_e = mlp(pair_in + num_rbf, pair_hidden, pair_hidden)
+        sc_node, sc_pair = (node_out, pair_out + num_rbf) if self.self_cond else (0, 0)
+        self.embed_h = mlp(node_in + sc_node + time_dim + cond_in, hidden, hidden)
+        self.embed_e = mlp(pair_in + sc_pair + num_rbf, pair_hidden, pair_hidden)
         self.layers = nn.ModuleList(EGNNLayer(hidden, pair_hidden, num_rbf, coords_range, aggr_norm)
                                     for _ in range(num_layers))
         self.out_h = mlp(hidden, hidden, node_out)
@@ -121,11 +128,12 @@ class EGNNDenoiser(nn.Module):
         x0 = graph.pos
         n, num_pairs = x0.shape[0], graph.pair_index.shape[1]
         t_emb = sinusoidal_time_embedding(graph.t, self.time_dim)
-        h = self.embed_h(torch.cat([graph.h, self._graph_embedding(graph, t_emb)[graph.batch]], dim=-1))
         pi, pj = graph.pair_index
         d0 = (x0[pi] - x0[pj]).norm(dim=-1)
-        pair_feats = [self.rbf(d0)] if graph.pair_attr is None else [graph.pair_attr, self.rbf(d0)]
-        e = self.embed_e(torch.cat(pair_feats, dim=-1))
+        sc_node, sc_pair = self._self_cond_features(graph)
+        h = self.embed_h(torch.cat([graph.h, *sc_node, self._graph_embedding(graph, t_emb)[graph.batch]], dim=-1))
+        pair_feats = [] if graph.pair_attr is None else [graph.pair_attr]
+        e = self.embed_e(torch.cat(pair_feats + sc_pair + [self.rbf(d0)], dim=-1))
         edge_index, edge_pair = directed_edges(graph.pair_index, x0, self.cutoff)
         x, pair_index, move, live = x0, graph.pair_index, graph.update_mask, None
         if graph.context is not None:
@@ -140,6 +148,25 @@ class EGNNDenoiser(nn.Module):
             d = (x[pi] - x[pj]).norm(dim=-1)
             pair = self.out_pair(torch.cat([h[pi] + h[pj], h[pi] * h[pj], e, self.rbf(d)], dim=-1))
         return DenoiserOutput(pos=x, h=self.out_h(h), pair=pair)
+
+    def _self_cond_features(self, graph: NoisyGraph) -> tuple[list[Tensor], list[Tensor]]:
+        """Node and pair inputs from the previous estimate (zeros where a graph has none); empty
+        lists for a network built without self-conditioning."""
+        sc: SelfCond | None = graph.self_cond
+        if not self.self_cond:
+            if sc is not None:
+                raise ValueError("this denoiser was built without self-conditioning but got a previous estimate")
+            return [], []
+        n, num_pairs, dtype = graph.pos.shape[0], graph.pair_index.shape[1], graph.pos.dtype
+        if sc is None:
+            node = graph.pos.new_zeros(n, self.node_out)
+            pair = graph.pos.new_zeros(num_pairs, self.pair_out + self.rbf.centers.numel())
+            return [node], [pair]
+        keep = sc.present.to(dtype)
+        pi, pj = graph.pair_index
+        rbf = self.rbf((sc.pos[pi] - sc.pos[pj]).norm(dim=-1))
+        pair = rbf if sc.pair is None else torch.cat([sc.pair.to(dtype), rbf], dim=-1)
+        return [sc.h.to(dtype) * keep[graph.batch][:, None]], [pair * keep[graph.batch[pi]][:, None]]
 
     def _graph_embedding(self, graph: NoisyGraph, t_emb: Tensor) -> Tensor:
         """Per-graph inputs of every node: the time embedding and, for conditioned models, the

@@ -3,6 +3,9 @@ all sharing one schedule and one time t per graph.
 
 The process never owns the network: :meth:`JointDiffusion.loss` and :meth:`predict` take
 it as an argument (improved-diffusion style), so any :class:`~moldiff.nn.base.Denoiser` fits.
+Self-conditioned denoisers (``denoiser.self_cond``) also read the previous clean estimate: the
+sampler passes each call's prediction to the next, and training feeds the network its own
+estimate (made without gradient) for half of the batches (Chen et al. 2023).
 """
 from __future__ import annotations
 
@@ -13,13 +16,16 @@ import torch
 from torch import Tensor
 
 from moldiff.geometry import remove_com
-from moldiff.nn.base import Context, Denoiser, NoisyGraph
+from moldiff.nn.base import Context, Denoiser, NoisyGraph, SelfCond
 from moldiff.nn.graph import all_pairs, pair_id
 from moldiff.processes.categorical import CategoricalDiffusion
 from moldiff.processes.gaussian import CoordinateDiffusion, GaussianOneHotDiffusion
 from moldiff.processes.schedules import Schedule
 
 FieldProcess = Union[CategoricalDiffusion, GaussianOneHotDiffusion]
+
+#: Share of training batches in which a self-conditioned denoiser sees its own previous estimate.
+SELF_COND_RATE = 0.5
 
 
 @dataclass
@@ -160,20 +166,57 @@ class JointDiffusion:
         return torch.where(move.view(-1, *([1] * (x_t.dim() - 1))), x_t, x0)
 
     # -- network interface ------------------------------------------------------------
-    def graph(self, x_t: MolState, topo: Topology, t: Tensor) -> NoisyGraph:
-        """Featurise a state for the denoiser."""
+    def graph(self, x_t: MolState, topo: Topology, t: Tensor, self_cond: SelfCond | None = None) -> NoisyGraph:
+        """Featurise a state (and, for self-conditioned denoisers, the previous estimate)."""
         h = torch.cat([p.features(x_t.nodes[k]) for k, p in self.nodes.items()], dim=-1).to(x_t.pos.dtype)
         pair = None if self.bond is None else self.bond.features(x_t.bond).to(x_t.pos.dtype)
         return NoisyGraph(x_t.pos, h, topo.batch, topo.pair_index, pair, t, topo.num_graphs, topo.move, topo.context,
-                          topo.cond)
+                          topo.cond, self_cond)
 
-    def predict(self, model: Denoiser, x_t: MolState, topo: Topology, t: Tensor) -> Prediction:
-        """Run the denoiser and split its outputs into per-field estimates."""
-        out = model(self.graph(x_t, topo, t))
+    def self_cond(self, pred: Prediction, present: Tensor) -> SelfCond:
+        """A prediction as the next call's self-conditioning input: x0 coordinates and class
+        probabilities (the x0 estimate itself for EDM-style Gaussian fields), detached."""
+        def probs(p: FieldProcess, out: Tensor) -> Tensor:
+            return torch.softmax(out.float(), -1).to(out.dtype) if isinstance(p, CategoricalDiffusion) else out
+
+        h = torch.cat([probs(p, pred.nodes[k]) for k, p in self.nodes.items()], dim=-1)
+        pair = None if self.bond is None else probs(self.bond, pred.bond).detach()
+        return SelfCond(pred.pos.detach(), h.detach(), pair, present)
+
+    def predict(self, model: Denoiser, x_t: MolState, topo: Topology, t: Tensor,
+                previous: Prediction | None = None) -> Prediction:
+        """Run the denoiser and split its outputs into per-field estimates; ``previous``, the last
+        call's prediction, is read by self-conditioned denoisers only."""
+        sc = None
+        if previous is not None and getattr(model, "self_cond", False):
+            sc = self.self_cond(previous, torch.ones(topo.num_graphs, dtype=torch.bool, device=t.device))
+        return self._prediction(model(self.graph(x_t, topo, t, sc)), x_t, topo, t)
+
+    def _prediction(self, out, x_t: MolState, topo: Topology, t: Tensor) -> Prediction:
         pos = self.pos.x0_from_output(out.pos, x_t.pos, t[topo.batch])
         sizes = [p.num_classes for p in self.nodes.values()]
         nodes = dict(zip(self.nodes, torch.split(out.h, sizes, dim=-1)))
         return Prediction(pos, nodes, out.pair)
+
+    def _training_self_cond(self, model: Denoiser, x_t: MolState, topo: Topology, t: Tensor,
+                            generator: torch.Generator | None) -> SelfCond | None:
+        """For a self-conditioned denoiser: in a ``SELF_COND_RATE`` share of batches its own
+        estimate of ``x_t``, made without gradient; otherwise the "no estimate" input (the same
+        tensors with nothing present, so a compiled network sees one graph)."""
+        if not getattr(model, "self_cond", False):
+            return None
+        u = torch.rand(1, generator=generator, device="cpu" if generator is None else generator.device)
+        use = bool(u < SELF_COND_RATE)  # the CPU stream when no generator is given: no device sync
+        with torch.no_grad():
+            if use:
+                pred = self._prediction(model(self.graph(x_t, topo, t)), x_t, topo, t)
+            else:
+                pred = Prediction(torch.zeros_like(x_t.pos),
+                                  {k: x_t.pos.new_zeros(x_t.pos.shape[0], p.num_classes) for k, p in self.nodes.items()},
+                                  None if self.bond is None else x_t.pos.new_zeros(topo.pair_index.shape[1],
+                                                                                   self.bond.num_classes))
+        present = torch.full((topo.num_graphs,), use, dtype=torch.bool, device=t.device)
+        return self.self_cond(pred, present)
 
     # -- training ---------------------------------------------------------------------
     def sample_t(self, num_graphs: int, device, generator: torch.Generator | None = None) -> Tensor:
@@ -193,7 +236,7 @@ class JointDiffusion:
         """Weighted per-field losses (each a mean over moving nodes / pairs) and their sum 'loss'."""
         t = self.sample_t(topo.num_graphs, x0.pos.device, generator) if t is None else t
         x_t, eps = self.q_sample(x0, topo, t, generator)
-        out = model(self.graph(x_t, topo, t))
+        out = model(self.graph(x_t, topo, t, self._training_self_cond(model, x_t, topo, t, generator)))
         w_t = self.time_weight(t).to(x0.pos.dtype)
         w = torch.ones_like(topo.batch, dtype=x0.pos.dtype) if topo.move is None else topo.move.to(x0.pos.dtype)
         count = w.sum().clamp_min(1)

@@ -60,6 +60,7 @@ class GuidedDenoiser(nn.Module):
     def __init__(self, denoiser: nn.Module, guidance: Guidance):
         super().__init__()
         self.denoiser, self.guidance = denoiser, guidance
+        self.self_cond = getattr(denoiser, "self_cond", False)  # both calls read the same previous estimate
 
     def forward(self, graph: NoisyGraph) -> DenoiserOutput:
         cond = self.denoiser(graph)

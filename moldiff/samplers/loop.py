@@ -141,12 +141,13 @@ def reverse_loop(process: JointDiffusion, model: Denoiser, step: Step, topo: Top
         x = c.start(x, topo, ts[0], generator)
     ones = like.new_ones(topo.num_graphs)
     last = len(ts) - 2
+    pred = None  # the last call's prediction: the next call's input for self-conditioned denoisers
     for k in tqdm(range(len(ts) - 1), disable=not progress, desc="sampling", leave=False):
         t, s = ts[k] * ones, ts[k + 1] * ones
         if ts[k + 1] > ts[k]:
             x = process.renoise(x, topo, t, s, generator)
         else:
-            pred = process.predict(model, x, topo, t)
+            pred = process.predict(model, x, topo, t, pred)
             for c in constraints:
                 pred = c.prediction(pred, x, topo, ts[k + 1])
             if k == last:
