@@ -7,30 +7,41 @@
 # moldiff.training.portable.pack). An RDKit wheel in $CARRY (rdkit-*.whl) is installed so that
 # validation reports validity of sampled molecules.
 # Writes the packed checkpoint, fp16 EMA weights and the CSV log to $OUT.
+# Several runs can share one GPU (a launch-bound step leaves it idle most of the time): give each
+# a RUN_NAME (its run folder runs/<name>, its shards in $CARRY/<name>/, its outputs in $OUT/<name>/)
+# and start them in the background; PACK=0 leaves the checkpoint on the machine (files back are
+# limited), so only the weights and the log come back.
 set -euo pipefail
 CONFIG=$1; MINUTES=$2; shift 2
 CODE=$(cd "$(dirname "$0")/.." && pwd)
 REPO=$PWD
 CARRY=$REPO/${CARRY:-.carry}
 export PYTHONPATH=$CODE${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-RUN=$REPO/runs/device
+NAME=${RUN_NAME:-}
+RUN=$REPO/runs/${NAME:-device}
+SHARDS=$CARRY/$NAME
+OUT=${OUT:-/tmp/out}/$NAME
+mkdir -p "$OUT"
 mkdir -p "$REPO/data/cache" "$RUN/checkpoints"
 if ls "$CARRY"/rdkit-*.whl >/dev/null 2>&1 && ! python3 -c "import rdkit" 2>/dev/null; then
   python3 -m pip install -q --no-deps "$CARRY"/rdkit-*.whl
 fi
-for f in "$CARRY"/*.npz; do [ -f "$REPO/data/cache/$(basename "$f")" ] || cp "$f" "$REPO/data/cache/"; done
-if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$CARRY"/ckpt.part* >/dev/null 2>&1; then
-  python3 -c "from moldiff.training.portable import unpack; unpack('$CARRY', '$RUN/checkpoints/last.ckpt')"
+for f in "$CARRY"/*.npz; do  # copied then renamed: runs started together never read a partial file
+  dst=$REPO/data/cache/$(basename "$f"); [ -f "$dst" ] || { cp "$f" "$dst.$$" && mv "$dst.$$" "$dst"; }
+done
+if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$SHARDS"/ckpt.part* >/dev/null 2>&1; then
+  python3 -c "from moldiff.training.portable import unpack; unpack('$SHARDS', '$RUN/checkpoints/last.ckpt')"
 fi
 python3 "$CODE/scripts/train.py" --config "$CODE/$CONFIG" train.out_dir="$RUN" \
-  train.max_time_minutes="$MINUTES" train.max_steps=10000000 "$@" 2>&1 | tr '\r' '\n' | grep -v -E "it/s|s/it|^\s*$" || true
-OUT=${OUT:-/tmp/out}
+  train.max_time_minutes="$MINUTES" train.max_steps=10000000 "$@" 2>&1 | tr '\r' '\n' \
+  | grep -v -E "it/s|s/it|^\s*$" | sed "s/^/${NAME:+[$NAME] }/" || true
 python3 - <<PY
 import shutil, torch
 from pathlib import Path
 from moldiff.training.portable import pack
 run = Path("$RUN"); out = Path("$OUT")
-pack(run / "checkpoints" / "last.ckpt", out)
+if "${PACK:-1}" != "0":
+    pack(run / "checkpoints" / "last.ckpt", out)
 m = torch.load(run / "model.pt", weights_only=False)
 m["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in m["state_dict"].items()}
 torch.save(m, out / "model_fp16.pt")
