@@ -3,9 +3,11 @@ command-line overrides, and registries that build processes and denoisers by nam
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from types import UnionType
+from typing import Any, Callable, NamedTuple, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -111,25 +113,169 @@ class Config:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
-def _build(cls, values: dict, where: str):
+#: Lightning's accelerator and precision names (``pl.Trainer`` would refuse others only after
+#: the data set is loaded).
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "transformer-engine",
+              "transformer-engine-float16")
+
+
+class _Rule(NamedTuple):
+    """A check of one value: ``test`` must hold; ``requirement`` completes "<key> ..."; a
+    ``choice`` rule's requirement also replaces the type's name in type errors."""
+
+    test: Callable[[Any], bool]
+    requirement: str
+    choice: bool = False
+
+
+def _at_least(low: int, note: str = "") -> _Rule:
+    return _Rule(lambda v: v >= low, f"must be at least {low}{note}")
+
+
+def _one_of(*options: str) -> _Rule:
+    return _Rule(lambda v: v in options, f"must be {', '.join(options[:-1])} or {options[-1]}", choice=True)
+
+
+#: Checks of values that do not depend on other keys, by dotted key.
+_VALUE_RULES: dict[str, _Rule] = {
+    "data.batch_size": _at_least(1),
+    "data.num_workers": _at_least(0),
+    "data.limit_train": _at_least(1, " (or null for all)"),
+    "data.pocket_representation": _one_of("full", "ca"),
+    "process.pos_parameterization": _one_of("x0", "eps"),
+    "train.lr": _Rule(lambda v: v > 0, "must be positive"),
+    "train.lr_warmup_steps": _at_least(0),
+    "train.lr_decay_steps": _at_least(0),
+    "train.lr_min": _at_least(0),
+    "train.weight_decay": _at_least(0),
+    "train.ema_decay": _Rule(lambda v: 0 <= v <= 1, "must lie in [0, 1]"),
+    "train.grad_clip": _at_least(0, " (0: no clipping)"),
+    "train.max_steps": _at_least(0, " (0: no training step, e.g. to export train.init_weights)"),
+    "train.max_time_minutes": _Rule(lambda v: v > 0, "must be positive (or null for no limit)"),
+    "train.accelerator": _one_of(*ACCELERATORS),
+    "train.precision": _one_of(*PRECISIONS),
+    "train.devices": _Rule(lambda v: v >= 1 or v == -1, "must be at least 1 (or -1 for all)"),
+    "train.num_nodes": _at_least(1),
+    "train.val_num_samples": _at_least(0),
+    "train.val_sample_steps": _at_least(1),
+    "train.ckpt_every_n_steps": _at_least(0),
+    "train.log_every_n_steps": _at_least(1),
+    "sample.n_steps": _at_least(1),
+    "sample.batch_size": _at_least(1),
+    "sample.bond_decoding": _one_of("argmax", "valence"),
+}
+#: Numbers in exponent notation without a dot (``1e-4``) or without an exponent sign (``1.0e4``),
+#: which YAML 1.1 (PyYAML) reads as strings.
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+class _Mismatch(Exception):
+    """A value that does not have the annotated type (internal to :func:`_typed`)."""
+
+
+def _typed(value: Any, hint: Any) -> Any:
+    """``value`` as the annotated type ``hint`` (ints as floats for float fields, integral floats
+    as ints for int fields, exponent strings as numbers); ``_Mismatch`` if it is not one."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is UnionType:
+        for option in args:
+            try:
+                return _typed(value, option)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+    if hint is type(None):
+        if value is None:
+            return None
+        raise _Mismatch
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if hint in (int, float):
+        if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Mismatch
+        if hint is float:
+            return float(value)
+        if isinstance(value, float) and not value.is_integer():
+            raise _Mismatch
+        return int(value)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _Mismatch
+    if (origin or hint) is list:
+        if not isinstance(value, list):
+            raise _Mismatch
+        return [_typed(v, args[0]) for v in value] if args else value
+    if (origin or hint) is dict:
+        if isinstance(value, dict):
+            return value
+        raise _Mismatch
+    raise TypeError(f"config annotation {hint} is not supported")  # a new field type needs a rule here
+
+
+def _describe(hint: Any) -> str:
+    """What a value of type ``hint`` is, in words ("an integer or null")."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is UnionType:
+        return " or ".join(_describe(option) for option in args)
+    words = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             dict: "a mapping"}
+    if hint in words:
+        return words[hint]
+    if (origin or hint) is list:
+        return f"a list of {_plural(args[0])}" if args else "a list"
+    return str(hint)
+
+
+def _plural(hint: Any) -> str:
+    return {int: "integers", float: "numbers", str: "strings"}.get(hint, _describe(hint))
+
+
+def _shown(value: Any) -> str:
+    """A value as YAML would show it (strings quoted)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return repr(value)
+
+
+def _build(cls, values: Any, source: str | None, prefix: str = ""):
+    """``cls`` from a mapping, every key checked against its annotation and :data:`_VALUE_RULES`;
+    ConfigError messages name the ``source`` file (if any) and the dotted key."""
+    lead = f"{source}: " if source else ""
     if not isinstance(values, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+        raise ConfigError(f"{lead}{prefix.rstrip('.') or 'the config'} must be a mapping, got {_shown(values)}")
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ConfigError(f"{where}: unknown config key(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+        raise ConfigError(f"{lead}unknown config key(s) {', '.join(prefix + str(k) for k in unknown)}; "
+                          f"valid: {', '.join(names)}")
+    hints = get_type_hints(cls)
     kwargs = {}
     for k, v in values.items():
-        default = getattr(cls(), k)
-        if dataclasses.is_dataclass(default):
-            kwargs[k] = _build(type(default), v, f"{where}.{k}" if where else k)
-        else:
-            kwargs[k] = v
+        key = prefix + k
+        if dataclasses.is_dataclass(hints[k]):
+            kwargs[k] = _build(hints[k], v, source, f"{key}.")
+            continue
+        rule = _VALUE_RULES.get(key)
+        try:
+            kwargs[k] = _typed(v, hints[k])
+        except _Mismatch:
+            wanted = rule.requirement if rule and rule.choice else f"must be {_describe(hints[k])}"
+            raise ConfigError(f"{lead}{key} {wanted}, got {_shown(v)}") from None
+        if rule and kwargs[k] is not None and not rule.test(kwargs[k]):
+            raise ConfigError(f"{lead}{key} {rule.requirement}, got {_shown(v)}")
     return cls(**kwargs)
 
 
-def config_from_dict(d: dict, where: str = "config") -> Config:
-    return _build(Config, d or {}, where)
+def config_from_dict(d: dict, source: str | None = None) -> Config:
+    """A checked :class:`Config` from nested mappings (a YAML file's or a checkpoint's);
+    ``source`` (a file name) leads every error message."""
+    return _build(Config, d or {}, source)
 
 
 def _set_dotted(d: dict, key: str, value: Any) -> None:
@@ -157,7 +303,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
             raise ConfigError(f"override {o!r}: expected section.key=value")
         k, v = o.split("=", 1)
         _set_dotted(d, k, yaml.safe_load(v))
-    return config_from_dict(d, str(path) if path else "config")
+    return config_from_dict(d, str(path) if path else None)
 
 
 DENOISERS: dict[str, Callable[..., Any]] = {"egnn": EGNNDenoiser, "e3nn": E3nnDenoiser}
