@@ -27,15 +27,41 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def test_resume_is_exact(small_qm9, tmp_path, one_thread):
-    sched = ["train.lr_warmup_steps=2", "train.lr_decay_start=3", "train.lr_decay_steps=2", "train.lr_min=1.0e-5"]
+class _Killed(Exception):
+    """Stands for the process dying (SIGKILL, a lost node) at a chosen point."""
+
+
+def test_resume_is_exact(small_qm9, tmp_path, one_thread, monkeypatch):
+    """Bit-identical exported (EMA) weights for an uninterrupted run, a run stopped at max_steps
+    and continued, and a run killed just after its step-3 checkpoint was written (before
+    anything else runs at the end of that batch): that checkpoint holds the EMA of step 3."""
+    import moldiff.training.run as run_module
+
+    class KilledAfterCheckpoint(run_module.ModelCheckpoint):
+        def on_train_batch_end(self, trainer, *args, **kwargs) -> None:
+            super().on_train_batch_end(trainer, *args, **kwargs)
+            if trainer.global_step == 3:
+                raise _Killed
+
+    sched = ["train.lr_warmup_steps=2", "train.lr_decay_start=3", "train.lr_decay_steps=2", "train.lr_min=1.0e-5",
+             "train.ckpt_every_n_steps=3"]
     straight = train(_cfg(small_qm9, tmp_path / "a", "train.max_steps=6", *sched))
     train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=3", *sched))
-    resumed = train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=6", *sched))  # picks up last.ckpt
-    a, b = _weights(straight), _weights(resumed)
-    assert a.keys() == b.keys()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    continued = train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=6", *sched))  # picks up last.ckpt
+    with monkeypatch.context() as m:
+        m.setattr(run_module, "ModelCheckpoint", KilledAfterCheckpoint)
+        with pytest.raises(_Killed):
+            train(_cfg(small_qm9, tmp_path / "c", "train.max_steps=6", *sched))
+    ckpt = torch.load(tmp_path / "c" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 3 and int(ckpt["state_dict"]["ema.n_averaged"]) == 3
+    assert not (tmp_path / "c" / "model.pt").exists()
+    resumed = train(_cfg(small_qm9, tmp_path / "c", "train.max_steps=6", *sched))
+    a = _weights(straight)
+    for other in (continued, resumed):
+        b = _weights(other)
+        assert a.keys() == b.keys()
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{other}: {k}")
 
 
 @pytest.mark.parametrize("variant", [

@@ -1,8 +1,8 @@
 """The Lightning "system": denoiser + process + EMA; training is q_sample -> denoiser -> loss.
 
 Periodic validation reports the loss on validation molecules and the quality of molecules
-sampled by the EMA model (stability, validity, uniqueness). Checkpoints carry RNG states so
-that a resumed run continues exactly.
+sampled by the EMA model (stability, validity, uniqueness). Checkpoints carry RNG states, and
+the EMA of the step they are taken at, so that a resumed run continues exactly.
 """
 from __future__ import annotations
 
@@ -108,7 +108,12 @@ class DiffusionSystem(pl.LightningModule):
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=batch.num_graphs)
         return losses["loss"]
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        """The optimizer step, then the EMA update, both before any callback's ``on_train_batch_end``:
+        a checkpoint taken there (ModelCheckpoint's periodic one) holds the EMA of the same step,
+        so a run killed after it resumes exactly (updating in this module's ``on_train_batch_end``,
+        which runs after the callbacks, left the checkpoint one EMA update behind)."""
+        super().optimizer_step(*args, **kwargs)
         self.ema.update_parameters(self.net.denoiser)
 
     def validation_step(self, batch, batch_idx: int) -> None:
