@@ -1,0 +1,469 @@
+"""Docked training complexes from a crystal-complex folder (RDKit, rustina, PoseBusters; no torch):
+the job plan and the resumable docking run.
+
+The plan (:func:`plan_jobs`) is deterministic given the data and :class:`PlanSettings`:
+
+- cross-docking: every ligand of the training split into the pocket of every other member of its
+  protein cluster (``protein_id``), never across clusters or splits; the box is centred on the
+  receiving pocket's own crystal ligand;
+- optionally ``moses_per_pocket`` MOSES molecules (drawn per pocket with a seed) into every
+  training pocket;
+- ligands with more than ``flexible_max`` rotatable bonds are left out; the others carry their
+  weight (:func:`~moldiff.datasets.docked.ligand_weight`).
+
+:func:`dock_jobs` docks the jobs of each pocket in a worker process (rustina on the CPU, or with
+``mode='gpu'`` on a Vulkan GPU), keeps the top pose when it passes the PoseBusters filter
+(:mod:`moldiff.chem.posefilter`), and writes one part per pocket beside the output, so an
+interrupted run resumes where it stopped; the parts are then merged into one
+:class:`~moldiff.datasets.docked.DockedSet` plus a JSON manifest (settings, versions, counts).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import multiprocessing
+import os
+import resource
+import time
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem import rdMolDescriptors
+from rdkit.rdBase import BlockLogs
+from tqdm import tqdm
+
+from moldiff.atomic import write_text
+from moldiff.chem.build import canonical_smiles
+from moldiff.chem.posefilter import PocketFilter
+from moldiff.chem.rustina_docking import (
+    Box,
+    NoGpuError,
+    SearchSettings,
+    box_around,
+    dock_batch,
+    embed,
+    ligand_pdbqt,
+    longest_distance,
+    pose_from_pdbqt,
+    prepare_receptor,
+)
+from moldiff.datasets.complexes import clean_ligand, featurize_ligand
+from moldiff.datasets.docked import (
+    DockedSet,
+    concat_docked,
+    empty_docked,
+    file_sha1,
+    ligand_weight,
+    load_docked,
+    save_docked,
+)
+
+_PLAN_VERSION = 1
+#: Packages whose versions a docked set's manifest records.
+_PACKAGES = ("rustina", "rdkit", "meeko", "posebusters", "numpy")
+
+
+# ---------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Complex:
+    """One row of the crystal-complex index (paths relative to the data root)."""
+
+    name: str
+    protein: str
+    ligand: str
+    protein_id: str
+    split: str
+
+
+def read_index(data_root: str | os.PathLike) -> list[Complex]:
+    """The complexes of ``<data_root>/index.csv`` (columns protein,ligand,name,split,protein_id)."""
+    path = Path(data_root) / "index.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; --data_root must be the crystal-complex folder")
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    missing = {"protein", "ligand", "name", "split", "protein_id"} - set(rows[0] if rows else ())
+    if missing:
+        raise ValueError(f"{path}: columns {', '.join(sorted(missing))} missing")
+    return [Complex(r["name"], r["protein"], r["ligand"], r["protein_id"], r["split"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """What to dock: the seed, MOSES molecules per training pocket, and the weight rule."""
+
+    seed: int = 0
+    moses_per_pocket: int = 0
+    rigid_max: int = 5
+    flexible_max: int = 10
+    flexible_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class Job:
+    """One docking: ``ligand`` (a complex name for cross-docking, a SMILES for MOSES) into the
+    pocket of complex ``receptor``; ``seed`` seeds its conformer embedding."""
+
+    name: str
+    kind: str  # "crossdock" or "moses"
+    receptor: str
+    ligand: str
+    rotatable: int
+    weight: float
+    seed: int
+
+
+def job_seed(seed: int, name: str) -> int:
+    """A 31-bit seed of one job, fixed by the plan seed and the job name."""
+    return zlib.crc32(f"{seed}:{name}".encode()) & 0x7FFFFFFF
+
+
+def rotatable_bonds(mol: Chem.Mol) -> int:
+    """RDKit's strict rotatable-bond count (no amide C-N, no terminal groups, no triple-bond ends)."""
+    return int(rdMolDescriptors.CalcNumRotatableBonds(mol, rdMolDescriptors.NumRotatableBondsOptions.Strict))
+
+
+def crossdock_pairs(complexes: Sequence[Complex]) -> list[tuple[str, str]]:
+    """``(ligand complex, receptor complex)`` names: every ordered pair of distinct training
+    complexes of one protein cluster, sorted."""
+    clusters: dict[str, list[str]] = {}
+    for c in complexes:
+        if c.split == "train":
+            clusters.setdefault(c.protein_id, []).append(c.name)
+    return sorted((a, b) for names in clusters.values() for a in names for b in names if a != b)
+
+
+def default_moses_csv() -> Path:
+    """The MOSES training SMILES shipped inside the ``molsets`` package (found without importing it)."""
+    spec = importlib.util.find_spec("moses")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("MOSES SMILES not found: install molsets or pass the train.csv.gz path")
+    return Path(list(spec.submodule_search_locations)[0]) / "dataset" / "data" / "train.csv.gz"
+
+
+def read_smiles_csv(path: str | os.PathLike) -> list[str]:
+    """The ``SMILES`` column of a (gzipped) CSV."""
+    path = Path(path)
+    with (gzip.open(path, "rt") if path.suffix == ".gz" else open(path)) as handle:
+        reader = csv.DictReader(handle)
+        if "SMILES" not in (reader.fieldnames or ()):
+            raise ValueError(f"{path}: no SMILES column")
+        return [row["SMILES"] for row in reader]
+
+
+def plan_jobs(data_root: str | os.PathLike, settings: PlanSettings, moses: Sequence[str] = ()) -> list[Job]:
+    """The jobs described in the module docstring, cross-docking first, each part sorted by name.
+    ``moses`` is the SMILES pool to draw from (needed when ``settings.moses_per_pocket`` > 0)."""
+    complexes = {c.name: c for c in read_index(data_root)}
+    root = Path(data_root)
+    flex = {}
+
+    def add(kind: str, name: str, receptor: str, ligand: str, mol: Chem.Mol | None, jobs: list[Job]) -> None:
+        if mol is None:
+            return
+        rot = rotatable_bonds(mol)
+        weight = ligand_weight(rot, settings.rigid_max, settings.flexible_max, settings.flexible_weight)
+        if weight is not None:
+            jobs.append(Job(name, kind, receptor, ligand, rot, weight, job_seed(settings.seed, name)))
+
+    cross: list[Job] = []
+    with BlockLogs():
+        for lig, rec in crossdock_pairs(list(complexes.values())):
+            if lig not in flex:
+                flex[lig] = Chem.MolFromMolFile(str(root / complexes[lig].ligand))
+            add("crossdock", f"crossdock:{lig}@{rec}", rec, lig, flex[lig], cross)
+    pool: list[Job] = []
+    if settings.moses_per_pocket > 0:
+        if len(moses) < settings.moses_per_pocket:
+            raise ValueError(f"{len(moses)} MOSES SMILES given, {settings.moses_per_pocket} needed per pocket")
+        for rec in sorted(c.name for c in complexes.values() if c.split == "train"):
+            rng = np.random.default_rng(job_seed(settings.seed, f"moses@{rec}"))
+            for k in sorted(rng.choice(len(moses), settings.moses_per_pocket, replace=False).tolist()):
+                with BlockLogs():
+                    add("moses", f"moses:{k}@{rec}", rec, moses[k], Chem.MolFromSmiles(moses[k]), pool)
+    return cross + pool
+
+
+def save_plan(path: str | os.PathLike, jobs: Sequence[Job], settings: PlanSettings, data_root: str | os.PathLike
+              ) -> None:
+    """Write the plan as JSON: settings, the index's SHA-1, and one line per job."""
+    header = {"version": _PLAN_VERSION, "settings": asdict(settings),
+              "index_sha1": file_sha1(Path(data_root) / "index.csv")}
+    rows = ",\n".join(json.dumps([j.name, j.kind, j.receptor, j.ligand, j.rotatable, j.weight, j.seed]) for j in jobs)
+    write_text(path, json.dumps(header)[:-1] + ', "jobs": [\n' + rows + "\n]}\n")
+
+
+def load_plan(path: str | os.PathLike) -> tuple[list[Job], dict]:
+    """Jobs and header (settings, index SHA-1) of a plan written by :func:`save_plan`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"docking plan {path} not found; write it with `python scripts/dock_complexes.py plan`")
+    plan = json.loads(path.read_text())
+    if plan.get("version") != _PLAN_VERSION:
+        raise ValueError(f"{path}: not a docking plan of version {_PLAN_VERSION}")
+    jobs = [Job(*row) for row in plan.pop("jobs")]
+    return jobs, plan
+
+
+# ------------------------------------------------------------------------- docking
+
+
+@dataclass(frozen=True)
+class DockSettings:
+    """How to dock: rustina's search and its seed (one per pocket; rustina's result for a ligand
+    does not depend on the other ligands of its batch), the start conformer of cross-docked
+    ligands ('crystal': the ligand's own crystal geometry, placed and twisted at random by the
+    search; 'etkdg': a fresh conformer; MOSES molecules always get ETKDG + MMFF), and the box
+    (see :func:`box_around`)."""
+
+    search: SearchSettings = field(default_factory=SearchSettings)
+    seed: int = 0
+    start: str = "crystal"
+    padding: float = 8.0
+    min_size: float = 18.0
+
+    def __post_init__(self) -> None:
+        if self.start not in ("crystal", "etkdg"):
+            raise ValueError(f"start conformer must be 'crystal' or 'etkdg', got {self.start!r}")
+
+
+@dataclass
+class _Group:
+    """The jobs of one receptor pocket, with where its part goes."""
+
+    receptor: Complex
+    jobs: list[Job]
+    ligands: dict[str, str]  # cross-docked complex name -> its ligand SDF (relative)
+    data_root: str
+    settings: DockSettings
+    part: Path
+
+
+def _start_conformer(job: Job, group: _Group) -> tuple[Chem.Mol, Chem.Mol]:
+    """(heavy-atom molecule as stored, 3D molecule with hydrogens to dock) of a job."""
+    if job.kind == "crossdock":
+        mol = Chem.MolFromMolFile(str(Path(group.data_root) / group.ligands[job.ligand]))
+        if mol is None:
+            raise ValueError("ligand file unreadable")
+        if group.settings.start == "crystal":
+            return mol, Chem.AddHs(mol, addCoords=True)
+        return mol, embed(mol, job.seed, mmff=True)
+    mol = Chem.MolFromSmiles(job.ligand)
+    if mol is None:
+        raise ValueError("SMILES unreadable")
+    return mol, embed(mol, job.seed, mmff=True)
+
+
+def _dock_group(group: _Group) -> tuple[dict[str, str], float]:
+    """Dock, check and featurize one pocket's jobs; writes the part (kept ligands) and its job
+    statuses ('' for kept, else the reason); returns the statuses and the CPU seconds used."""
+    start = _cpu_seconds()
+    root, rec = Path(group.data_root), group.receptor
+    status: dict[str, str] = {}
+    with BlockLogs():
+        reference = Chem.MolFromMolFile(str(root / rec.ligand)).GetConformer().GetPositions()
+        try:
+            receptor = prepare_receptor(root / rec.protein,
+                                        box_around(reference, group.settings.padding, group.settings.min_size))
+            checker = PocketFilter(root / rec.protein)
+        except Exception as err:  # Meeko, PoseBusters: one pocket failing must not stop the run
+            status = {job.name: f"receptor: {_one_line(err)}" for job in group.jobs}
+            return _finish(group, status, [], start)
+        poses = []
+        for box, batch in _batches(group, reference, status).items():
+            try:
+                results = dock_batch(receptor, [pdbqt for _, _, pdbqt in batch], box,
+                                     job_seed(group.settings.seed, rec.name), group.settings.search)
+            except NoGpuError:
+                raise
+            except RuntimeError as err:  # rustina failing on one batch must not stop the run
+                results = [{"error": str(err)}] * len(batch)
+            for (job, mol, _), result in zip(batch, results):
+                try:
+                    if "error" in result:
+                        raise ValueError(result["error"])
+                    poses.append((job, pose_from_pdbqt(result["pdbqt"], mol), result))
+                except ValueError as err:
+                    status[job.name] = f"docking: {_one_line(err)}"
+        kept = []
+        for (job, pose, result), failed in zip(poses, checker.failures([pose for _, pose, _ in poses])):
+            status[job.name] = "posebusters: " + ", ".join(failed) if failed else ""
+            if not failed:
+                kept.append((job, pose, result))
+    return _finish(group, status, kept, start)
+
+
+def _batches(group: _Group, reference: np.ndarray, status: dict[str, str]
+             ) -> dict[Box, list[tuple[Job, Chem.Mol, str]]]:
+    """The group's jobs as ``(job, molecule to store, ligand PDBQT)`` by search box (jobs of one
+    box share rustina's grids); jobs that cannot be prepared get their reason in ``status``."""
+    batches: dict[Box, list[tuple[Job, Chem.Mol, str]]] = {}
+    for job in group.jobs:
+        try:
+            mol, start_h = _start_conformer(job, group)
+            fit = longest_distance(start_h.GetConformer().GetPositions()) + group.settings.padding / 2
+            box = box_around(reference, group.settings.padding, group.settings.min_size, fit)
+            batches.setdefault(box, []).append((job, mol, ligand_pdbqt(start_h)))
+        except ValueError as err:
+            status[job.name] = f"preparation: {_one_line(err)}"
+    return batches
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:200]
+
+
+def _finish(group: _Group, status: dict[str, str], kept: list[tuple[Job, Chem.Mol, dict]], start: float
+            ) -> tuple[dict[str, str], float]:
+    """Write the group's part (ligands in job order, then the statuses, which mark it done)."""
+    order = {job.name: k for k, job in enumerate(group.jobs)}
+    rows = []
+    for job, pose, result in sorted(kept, key=lambda item: order[item[0].name]):
+        try:
+            rows.append((job, featurize_ligand(pose), canonical_smiles(clean_ligand(pose)) or "", result))
+        except ValueError as err:
+            status[job.name] = f"featurization: {err}"
+    docked = _as_docked(group, rows) if rows else empty_docked()
+    save_docked(docked, group.part)
+    statuses = {job.name: status.get(job.name, "not docked") for job in group.jobs}
+    write_text(group.part.with_suffix(".json"), json.dumps(statuses, indent=0) + "\n")
+    return statuses, _cpu_seconds() - start
+
+
+def _as_docked(group: _Group, rows: list[tuple[Job, tuple, str, dict]]) -> DockedSet:
+    """A one-pocket :class:`DockedSet` of featurized ligands."""
+    path = Path(group.data_root) / group.receptor.protein
+    lig = [r[1] for r in rows]
+    return DockedSet(
+        pocket_path=np.array([group.receptor.protein]), pocket_sha1=np.array([file_sha1(path)]),
+        pocket_name=np.array([group.receptor.name]), pocket_protein=np.array([group.receptor.protein_id]),
+        lig_pocket=np.zeros(len(rows), dtype=np.int32),
+        lig_num_atoms=np.array([len(f[1]) for f in lig], dtype=np.int64),
+        lig_pos=np.concatenate([f[0] for f in lig]).astype(np.float32),
+        lig_types=np.concatenate([f[1] for f in lig]).astype(np.uint8),
+        lig_charges=np.concatenate([f[2] for f in lig]).astype(np.int8),
+        lig_num_bonds=np.array([len(f[4]) for f in lig], dtype=np.int64),
+        lig_bonds=np.concatenate([f[3] for f in lig]).astype(np.uint16).reshape(-1, 2),
+        lig_bond_classes=np.concatenate([f[4] for f in lig]).astype(np.uint8),
+        name=np.array([job.name for job, *_ in rows]),
+        smiles=np.array([smiles for _, _, smiles, _ in rows]),
+        rotatable=np.array([job.rotatable for job, *_ in rows], dtype=np.uint8),
+        weight=np.array([job.weight for job, *_ in rows], dtype=np.float32),
+        affinity=np.array([r[3]["affinity"] for r in rows], dtype=np.float32),
+        cnn_score=np.array([r[3]["cnn_score"] for r in rows], dtype=np.float32),
+        cnn_affinity=np.array([r[3]["cnn_affinity"] for r in rows], dtype=np.float32),
+    )
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (Meeko runs as a subprocess)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _groups(jobs: Sequence[Job], data_root: str | os.PathLike, settings: DockSettings, parts: Path) -> list[_Group]:
+    """One group per receptor, largest first (for load balance); each part's name carries a hash
+    of its jobs and the settings, so a changed plan or setting redoes that pocket."""
+    complexes = {c.name: c for c in read_index(data_root)}
+    by_receptor: dict[str, list[Job]] = {}
+    for job in jobs:
+        if job.receptor not in complexes or (job.kind == "crossdock" and job.ligand not in complexes):
+            raise ValueError(f"job {job.name}: complex not in {data_root}/index.csv")
+        by_receptor.setdefault(job.receptor, []).append(job)
+    groups = []
+    for rec, items in by_receptor.items():
+        spec = json.dumps([_result_settings(settings), [asdict(j) for j in items]])
+        key = hashlib.sha1(spec.encode()).hexdigest()[:12]
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in rec)
+        ligands = {j.ligand: complexes[j.ligand].ligand for j in items if j.kind == "crossdock"}
+        groups.append(_Group(complexes[rec], items, ligands, str(data_root), settings, parts / f"{safe}-{key}.npz"))
+    return sorted(groups, key=lambda g: (-len(g.jobs), g.receptor.name))
+
+
+def _result_settings(settings: DockSettings) -> dict:
+    """The settings that change docking results (not the thread count: rustina's output does not
+    depend on it)."""
+    values = asdict(settings)
+    values["search"].pop("threads")
+    return values
+
+
+def _is_done(group: _Group) -> bool:
+    return group.part.is_file() and group.part.with_suffix(".json").is_file()
+
+
+def dock_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.PathLike,
+              settings: DockSettings = DockSettings(), workers: int = 1, verbose: bool = True,
+              plan_info: dict | None = None) -> dict:
+    """Dock ``jobs`` into ``out`` (a :class:`DockedSet`) with ``workers`` processes, resuming from
+    the parts in ``<out>.parts/``; writes ``<out stem>.json`` (the manifest) and returns it."""
+    if not jobs:
+        raise ValueError("no docking jobs")
+    if len({job.name for job in jobs}) != len(jobs):
+        raise ValueError("job names must be unique")
+    out = Path(out)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    groups = _groups(jobs, data_root, settings, parts)
+    todo = [g for g in groups if not _is_done(g)]
+    t0, cpu = time.time(), 0.0
+    with tqdm(total=len(jobs), initial=len(jobs) - sum(len(g.jobs) for g in todo), desc="docking", unit="job",
+              disable=not verbose) as bar:
+        if todo:
+            context = multiprocessing.get_context("spawn")
+            # an executor, not a Pool: a worker that dies (a crash in native code) stops the run
+            # with BrokenProcessPool instead of hanging it; rerunning resumes
+            with ProcessPoolExecutor(max(1, min(workers, len(todo))), mp_context=context) as pool:
+                for future in as_completed([pool.submit(_dock_group, group) for group in todo]):
+                    done, seconds = future.result()
+                    cpu += seconds
+                    bar.update(len(done))
+    statuses: dict[str, str] = {}
+    for g in groups:
+        statuses |= json.loads(g.part.with_suffix(".json").read_text())
+    docked = concat_docked([load_docked(g.part) for g in sorted(groups, key=lambda g: g.receptor.name)])
+    order = {job.name: k for k, job in enumerate(jobs)}
+    docked = docked.take(np.argsort([order[n] for n in docked.name.tolist()], kind="stable"))
+    save_docked(docked, out)
+    manifest = _manifest(jobs, statuses, docked, settings, plan_info, time.time() - t0, cpu)
+    write_text(out.with_suffix(".json"), json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _manifest(jobs: Sequence[Job], statuses: dict[str, str], docked: DockedSet, settings: DockSettings,
+              plan_info: dict | None, seconds: float, cpu: float) -> dict:
+    """Settings, package versions and counts of a docking run."""
+    reasons = Counter(status.split(":")[0] for status in statuses.values() if status)
+    checks = Counter(check for status in statuses.values() if status.startswith("posebusters: ")
+                     for check in status.removeprefix("posebusters: ").split(", "))
+    versions = {}
+    for package in _PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "plan": plan_info or {},
+        "dock_settings": asdict(settings),
+        "versions": versions,
+        "jobs": len(jobs),
+        "kept": len(docked),
+        "kept_by_kind": dict(Counter(name.split(":")[0] for name in docked.name.tolist())),
+        "kept_by_weight": {f"{w:g}": int((docked.weight == w).sum()) for w in sorted(set(docked.weight.tolist()))},
+        "dropped": dict(reasons.most_common()),
+        "posebusters_failures": dict(checks.most_common()),
+        "seconds_this_run": round(seconds, 1),
+        "cpu_seconds_this_run": round(cpu, 1),
+    }
