@@ -63,13 +63,16 @@ def prepare_receptor(protein: str | os.PathLike, ph: float = 7.4) -> str:
 
 
 def prepare_ligand(mol: Chem.Mol) -> str:
-    """Ligand PDBQT text (meeko) of a sanitized 3D molecule; hydrogens added with coordinates."""
+    """Ligand PDBQT text (meeko) of a 3D molecule, made plain (meeko refuses query atoms and bonds,
+    see :func:`moldiff.chem.io.plain_molecule`) and sanitized; hydrogens added with coordinates."""
     from meeko import MoleculePreparation, PDBQTWriterLegacy
+
+    from moldiff.chem.io import plain_molecule
 
     if mol.GetNumConformers() == 0:
         raise DockingError("ligand has no 3D coordinates")
     try:
-        clean = Chem.Mol(mol)
+        clean = Chem.Mol(plain_molecule(mol))
         Chem.SanitizeMol(clean)  # molecules read unsanitized lack the aromaticity meeko's charges need
         with_h = Chem.AddHs(clean, addCoords=True)
         setups = MoleculePreparation().prepare(with_h)

@@ -7,6 +7,10 @@ Molecules that sanitize are written in Kekulé form: the MDL aromatic bond type 
 type, and it loses the hydrogen of pyrrole-type nitrogens ([nH]), so other programs (and RDKit
 itself) could not read such molecules back. Molecules that do not sanitize are written exactly
 as built (no bond is changed), so nothing invalid is silently "repaired".
+
+Every ligand file is read by :func:`read_sdf`, which turns the query atoms and bonds RDKit makes
+of some MDL fields (aromatic type 4 with a bond topology field, H counts) into plain ones
+(:func:`plain_molecule`), so files from other tools can be scored, checked and featurized.
 """
 from __future__ import annotations
 
@@ -61,24 +65,75 @@ def write_sdf(mols: Sequence[Chem.Mol], path: str | os.PathLike, props: Sequence
         raise
 
 
-def read_sdf(path: str | os.PathLike, sanitize: bool = False) -> list[Chem.Mol]:
-    """All molecules of an SDF file, hydrogens kept; ``ValueError("<path>: ...")`` on any problem."""
+def plain_molecule(mol: Chem.Mol) -> Chem.Mol:
+    """``mol`` with its query atoms and bonds replaced by plain ones (``mol`` itself if it has none).
+
+    RDKit reads some MDL features as queries, e.g. the aromatic bond type 4 together with a
+    non-zero bond topology field (TargetDiff's and CrossDocked's SDFs), or an atom's hydrogen
+    count field. A molecule with queries is refused by meeko ("RDKit molecule has query"), fails
+    PoseBusters, cannot be kekulized (query bonds keep their type) and keeps the hydrogens bonded
+    through query bonds when H is removed. The plain copy keeps each bond's type and aromatic
+    flag and each atom's element, charge, isotope, radicals, explicit H count and chiral tag;
+    coordinates and properties are untouched.
+    """
+    if not mol.HasQuery():
+        return mol
+    work = Chem.RWMol(mol)
+    for atom in mol.GetAtoms():
+        if atom.HasQuery():
+            plain = Chem.Atom(atom.GetAtomicNum())
+            plain.SetFormalCharge(atom.GetFormalCharge())
+            plain.SetIsotope(atom.GetIsotope())
+            plain.SetNumRadicalElectrons(atom.GetNumRadicalElectrons())
+            plain.SetNumExplicitHs(atom.GetNumExplicitHs())
+            plain.SetChiralTag(atom.GetChiralTag())
+            work.ReplaceAtom(atom.GetIdx(), plain, preserveProps=True)
+    pair = Chem.RWMol()  # RDKit makes bonds only inside a molecule: each plain bond is made here
+    pair.AddAtom(Chem.Atom(0))
+    pair.AddAtom(Chem.Atom(0))
+    for bond in mol.GetBonds():
+        if bond.HasQuery():
+            pair.AddBond(0, 1, bond.GetBondType())
+            plain = pair.GetBondWithIdx(0)
+            plain.SetIsAromatic(bond.GetIsAromatic())
+            plain.SetBondDir(bond.GetBondDir())
+            work.ReplaceBond(bond.GetIdx(), plain, preserveProps=True)  # copied, with this bond's atoms
+            pair.RemoveBond(0, 1)
+    return work.GetMol()
+
+
+def read_sdf(path: str | os.PathLike, sanitize: bool = False, strict: bool = True) -> list[Chem.Mol | None]:
+    """All molecules of an SDF file: the one reader of ligand files (generated molecules,
+    reference ligands, training complexes).
+
+    Records are parsed without RDKit's sanitization, hydrogens kept as written (featurization,
+    :func:`moldiff.datasets.complexes.clean_ligand`, removes them), and made plain
+    (:func:`plain_molecule`). With ``sanitize`` each is sanitized: aromaticity perceived by
+    RDKit's model whatever the file's bond types (Kekulé or aromatic type 4), which needs the
+    molecule to kekulize. Problems raise ``ValueError("<path>: ...")``; with ``strict=False``
+    a record that cannot be parsed (or sanitized) is None in its place and an empty file gives
+    ``[]`` (callers that report per record). A missing file always raises.
+    """
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
     if os.path.getsize(path) == 0:
+        if not strict:
+            return []
         raise ValueError(f"{path}: file contains no molecules")
     supplier = Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
-    mols = []
+    mols: list[Chem.Mol | None] = []
     for k in range(len(supplier)):
         with BlockLogs():  # the failure is raised below; RDKit's log lines would be noise
             mol = supplier[k]
-        if mol is None:
+        if mol is None and strict:
             raise ValueError(f"{path}: record {k + 1} could not be parsed")
-        if sanitize:
+        if mol is not None:
+            mol = plain_molecule(mol)
+        if mol is not None and sanitize:
             mol, error = sanitize_or_none(mol)
-            if mol is None:
+            if mol is None and strict:
                 raise ValueError(f"{path}: record {k + 1} does not sanitize: {error}")
         mols.append(mol)
-    if not mols:
+    if not mols and strict:
         raise ValueError(f"{path}: file contains no molecules")
     return mols

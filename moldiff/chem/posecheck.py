@@ -22,9 +22,12 @@ CONFIGS = ("dock", "dock_fast")
 def posebusters_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike, config: str = "dock") -> pd.DataFrame:
     """One row per molecule, one boolean column per PoseBusters check of ``config`` (see
     :data:`CONFIGS`), plus ``pb_valid`` (all checks pass); molecules PoseBusters cannot load
-    fail every check."""
+    fail every check. Query atoms and bonds (as RDKit reads some SDFs) are made plain first:
+    PoseBusters fails query molecules' InChI and ring checks."""
     from posebusters import PoseBusters
     from posebusters.tools.loading import safe_load_mol
+
+    from moldiff.chem.io import plain_molecule
 
     if config not in CONFIGS:
         raise ValueError(f"PoseBusters configuration must be one of {', '.join(CONFIGS)}, got {config!r}")
@@ -33,7 +36,8 @@ def posebusters_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike, conf
     buster = PoseBusters(config=config)
     # Loaded once here: given a path, PoseBusters reads and parses the protein again for every molecule.
     receptor = safe_load_mol(str(protein), **buster.config.get("loading", {}).get("mol_cond", {}))
-    table = buster.bust(list(mols), None, str(protein) if receptor is None else receptor, full_report=False)
+    table = buster.bust([plain_molecule(m) for m in mols], None, str(protein) if receptor is None else receptor,
+                        full_report=False)
     checks = table.reset_index(drop=True).astype(bool)
     checks["pb_valid"] = checks.all(axis=1)
     return checks

@@ -40,11 +40,15 @@ def clean_ligand(mol: Chem.Mol) -> Chem.Mol:
     """The ligand as the model sees it: heavy atoms of the largest fragment, sanitized.
 
     Salts and solvates keep their largest fragment (most heavy atoms) instead of being rejected:
-    counter-ions are not what a pocket model should generate. Raises ``ValueError`` with the
-    reason for molecules without a 3D conformer or that do not sanitize.
+    counter-ions are not what a pocket model should generate. Query atoms and bonds (as RDKit
+    reads aromatic bond type 4 with a bond topology field) are made plain first, or hydrogens
+    bonded through them would stay and their bonds would not kekulize. Raises ``ValueError``
+    with the reason for molecules without a 3D conformer or that do not sanitize.
     """
     from rdkit import Chem
     from rdkit.rdBase import BlockLogs
+
+    from moldiff.chem.io import plain_molecule
 
     if mol is None:
         raise ValueError("ligand could not be parsed")
@@ -52,7 +56,7 @@ def clean_ligand(mol: Chem.Mol) -> Chem.Mol:
         raise ValueError("ligand has no 3D conformer")
     try:
         with BlockLogs():
-            heavy = Chem.RemoveAllHs(mol, sanitize=True)
+            heavy = Chem.RemoveAllHs(plain_molecule(mol), sanitize=True)
     except Exception as err:  # RDKit raises several unrelated types on bad valences
         raise ValueError(f"ligand does not sanitize: {' '.join(str(err).split())}") from None
     fragments = Chem.GetMolFrags(heavy, asMols=True, sanitizeFrags=False)

@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 from rdkit import Chem
-from rdkit.rdBase import BlockLogs
 from tqdm import tqdm
 
 from moldiff.chem.build import canonical_smiles
+from moldiff.chem.io import read_sdf
 from moldiff.chem.pocket import (
     StructureError,
     pocket_features,
@@ -210,11 +210,10 @@ def _read_metadata(path: Path) -> list[dict[str, str]]:
 def _sdf_records(path: Path) -> list[tuple[str, float | None]]:
     """(title, experimental dG or None) of each SDF record; unparsable records keep their slot."""
     records = []
-    with BlockLogs():
-        for k, mol in enumerate(Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)):
-            props = mol.GetPropsAsDict() if mol is not None else {}
-            dg = next((float(props[p]) for p in FEP_DG_PROPERTIES if p in props), None)
-            records.append((mol.GetProp("_Name") if mol is not None and mol.HasProp("_Name") else f"record{k}", dg))
+    for k, mol in enumerate(read_sdf(path, strict=False)):
+        props = mol.GetPropsAsDict() if mol is not None else {}
+        dg = next((float(props[p]) for p in FEP_DG_PROPERTIES if p in props), None)
+        records.append((mol.GetProp("_Name") if mol is not None and mol.HasProp("_Name") else f"record{k}", dg))
     return records
 
 
@@ -313,10 +312,11 @@ _Result = _Complex | tuple[str, str]
 
 
 def _ligand_mol(entry: Entry, sdf_cache: dict[str, list]) -> Chem.Mol:
-    """The entry's SDF record (files read once per task); ``ValueError`` if unreadable."""
+    """The entry's SDF record, read by :func:`~moldiff.chem.io.read_sdf` (query features made
+    plain, hydrogens kept for :func:`featurize_ligand` to remove; files read once per task);
+    ``ValueError`` if unreadable."""
     if entry.ligand not in sdf_cache:
-        with BlockLogs():
-            sdf_cache[entry.ligand] = list(Chem.SDMolSupplier(entry.ligand, sanitize=False, removeHs=False))
+        sdf_cache[entry.ligand] = read_sdf(entry.ligand, strict=False)
     mols = sdf_cache[entry.ligand]
     k = entry.ligand_index or 0
     if k >= len(mols) or mols[k] is None:

@@ -1,6 +1,8 @@
 """Molecule building from arrays, EDM bond inference, and SDF round trips."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from rdkit import Chem
@@ -168,3 +170,71 @@ def test_read_sdf_sanitize_flag(tmp_path):
     assert len(read_sdf(path)) == 1
     with pytest.raises(ValueError, match="record 1 does not sanitize"):
         read_sdf(path, sanitize=True)
+
+
+QUERY_SDF = Path(__file__).resolve().parents[1] / "data" / "query_features.sdf"
+
+
+def test_query_features_sdf_reads_as_a_plain_molecule(tmp_path):
+    """tests/data/query_features.sdf (written for this test) has what real-world ligand files
+    carry: aromatic bond type 4 with a bond topology field (ring 1 / chain 2), a hydrogen count
+    field on the phenol O, and explicit hydrogens (the imidazole's N-H among them). RDKit reads
+    all of them as queries; read_sdf gives a plain molecule that sanitizes, kekulizes, loses its
+    hydrogens on request and writes back without type-4 bonds."""
+    raw = Chem.MolFromMolFile(str(QUERY_SDF), sanitize=False, removeHs=False)
+    assert all(b.HasQuery() for b in raw.GetBonds()) and raw.GetAtomWithIdx(5).HasQuery()  # the premise
+
+    mol = read_sdf(QUERY_SDF)[0]
+    assert not mol.HasQuery() and mol.GetNumAtoms() == 23  # hydrogens kept as written
+    assert [str(b.GetBondType()) for b in mol.GetBonds()] == [str(b.GetBondType()) for b in raw.GetBonds()]
+    assert [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()] == \
+        [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in raw.GetBonds()]
+    np.testing.assert_array_equal(mol.GetConformer().GetPositions(), raw.GetConformer().GetPositions())
+    assert mol.GetProp("_Name").startswith("query-feature ligand")
+
+    clean = read_sdf(QUERY_SDF, sanitize=True)[0]
+    assert canonical_smiles(clean) == "Cc1ccc(O)cc1-c1ncc[nH]1"
+    assert sum(a.GetIsAromatic() for a in clean.GetAtoms()) == 11  # RDKit's perception: both rings
+    kekule = Chem.RWMol(clean)
+    Chem.Kekulize(kekule, clearAromaticFlags=True)
+    orders = [b.GetBondTypeAsDouble() for b in kekule.GetBonds() if b.IsInRing()]
+    assert sorted(orders) == [1.0] * 6 + [2.0] * 5  # benzene 3 + 3, imidazole 3 + 2
+    heavy = Chem.RemoveHs(clean)
+    assert heavy.GetNumAtoms() == 13 and {a.GetSymbol() for a in heavy.GetAtoms()} == {"C", "N", "O"}
+
+    write_sdf([clean], tmp_path / "back.sdf")
+    written = Chem.MolFromMolFile(str(tmp_path / "back.sdf"), sanitize=False, removeHs=False)
+    assert not written.HasQuery() and "AROMATIC" not in {str(b.GetBondType()) for b in written.GetBonds()}
+    back = read_sdf(tmp_path / "back.sdf", sanitize=True)[0]
+    assert canonical_smiles(back) == canonical_smiles(clean) and back.GetNumAtoms() == 23
+
+
+def test_plain_molecule_keeps_atom_properties():
+    """A query atom (here from an H count field) becomes a plain atom with the same element,
+    charge, isotope and explicit H count; a molecule without queries is returned as it is."""
+    from moldiff.chem.io import plain_molecule
+
+    lines = QUERY_SDF.read_text().splitlines()
+    lines.insert(lines.index("M  END"), "M  CHG  1  13   1")  # the N-H nitrogen as imidazolium
+    lines.insert(lines.index("M  END"), "M  ISO  1   6  18")  # and an 18O
+    raw = Chem.MolFromMolBlock("\n".join(lines), sanitize=False, removeHs=False)
+    plain = plain_molecule(raw)
+    for a, b in zip(raw.GetAtoms(), plain.GetAtoms()):
+        assert (a.GetSymbol(), a.GetFormalCharge(), a.GetIsotope(), a.GetNumExplicitHs()) == \
+            (b.GetSymbol(), b.GetFormalCharge(), b.GetIsotope(), b.GetNumExplicitHs())
+    assert plain.GetAtomWithIdx(5).GetIsotope() == 18 and plain.GetAtomWithIdx(12).GetFormalCharge() == 1
+    ethane = Chem.MolFromSmiles("CC")
+    assert plain_molecule(ethane) is ethane
+
+
+def test_read_sdf_not_strict_keeps_a_slot_for_bad_records(tmp_path):
+    path = tmp_path / "mixed.sdf"
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("CC")) + "$$$$\n"
+    bad = build_molecule(["C", "O"], np.array([[0, 0, 0], [1.13, 0, 0]]), bonds=np.array([[0, 1, 3]]))
+    write_sdf([bad], tmp_path / "bad.sdf")
+    path.write_text(good + "garbage\nnot a mol block\n  x  y  z\nM  END\n$$$$\n" + (tmp_path / "bad.sdf").read_text())
+    mols = read_sdf(path, strict=False)
+    assert [m is None for m in mols] == [False, True, False]
+    assert [m is None for m in read_sdf(path, sanitize=True, strict=False)] == [False, True, True]
+    (tmp_path / "empty.sdf").write_text("")
+    assert read_sdf(tmp_path / "empty.sdf", strict=False) == []

@@ -111,3 +111,50 @@ def test_receptor_preparation_is_reproducible(site):
     unseeded preparation moved them from run to run and changed scores of ligands beside them."""
     _, receptor, *_ = site
     assert prepare_receptor(EXAMPLES / "1ia1_protein.pdb") == receptor
+
+
+QUERY_SDF = Path(__file__).resolve().parents[1] / "data" / "query_features.sdf"
+
+
+def _write_with_bond_topology(mol: Chem.Mol, path: Path) -> None:
+    """``mol`` as TargetDiff's and CrossDocked's ligand files have it: aromatic bonds as MDL type 4
+    and every bond with its topology field set (1 ring, 2 chain), so RDKit reads query bonds."""
+    block = Chem.MolToMolBlock(mol, kekulize=False).splitlines()
+    first = 4 + mol.GetNumAtoms()
+    for k, bond in enumerate(mol.GetBonds()):
+        line = block[first + k]
+        block[first + k] = f"{line[:9]}  0  0{1 if bond.IsInRing() else 2:3d}  0"
+    path.write_text("\n".join(block) + "\n$$$$\n")
+
+
+def test_query_feature_ligands_are_typed_for_vina():
+    """meeko refused query molecules ("RDKit molecule has query"); read by RDKit itself or by
+    read_sdf, the test ligand (aromatic type-4 bonds, topology field, explicit H) is typed."""
+    from moldiff.chem.io import read_sdf
+
+    raw = Chem.MolFromMolFile(str(QUERY_SDF), removeHs=False)
+    assert raw.HasQuery()
+    for mol in (raw, read_sdf(QUERY_SDF)[0], read_sdf(QUERY_SDF, sanitize=True)[0]):
+        pdbqt = prepare_ligand(mol)
+        types = [ln[77:79].strip() for ln in pdbqt.splitlines() if ln.startswith(("ATOM", "HETATM"))]
+        assert types.count("A") == 9 and types.count("HD") == 2  # aromatic carbons; N-H and O-H hydrogens
+        assert len(types) == 13 + 2  # heavy atoms and polar hydrogens (meeko merges the C-H ones)
+
+
+def test_evaluator_scores_a_query_feature_reference_and_generated_ligand(site, tmp_path):
+    """The crystal ligand with hydrogens, written with type-4 aromatic bonds and bond topology,
+    evaluated as both the generated molecule and the reference: valid, the Vina score of the
+    plain crystal ligand, and PoseBusters-valid (it scored 0 % and was not Vina-typable)."""
+    from moldiff.chem.batch import PocketJob, evaluate_pocket
+
+    crystal, _, _, _, scorer = site
+    path = tmp_path / "ligand.sdf"
+    _write_with_bond_topology(Chem.AddHs(crystal, addCoords=True), path)
+    assert Chem.MolFromMolFile(str(path)).HasQuery()
+    result = evaluate_pocket(PocketJob("1ia1", EXAMPLES / "1ia1_protein.pdb", path, path), vina="score",
+                             posebusters="dock_fast")
+    assert "error" not in result, result.get("error")
+    table = result["table"]
+    assert table["is_reference"].tolist() == [False, True] and table["valid"].all()
+    assert "vina_error" not in table and table["pb_valid"].all()
+    np.testing.assert_allclose(table["vina_score"], scorer.score(crystal), atol=1e-3)

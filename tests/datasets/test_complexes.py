@@ -212,3 +212,47 @@ def test_sharded_preparation_streams_in_entry_order_and_loads_as_one_cache(tmp_p
     shard_path(sharded, 1).unlink()
     with pytest.raises(FileNotFoundError, match="shard"):
         load_complexes(sharded)
+
+
+QUERY_SDF = REPO_ROOT / "tests" / "data" / "query_features.sdf"
+
+
+def test_query_feature_ligand_featurizes_without_hydrogens():
+    """tests/data/query_features.sdf (aromatic bond type 4, bond topology field, explicit H): the
+    cache gets its 13 heavy atoms with Kekulé bonds, whether it was read by read_sdf or by RDKit
+    (whose query bonds kept their aromatic type and held on to the hydrogens)."""
+    from moldiff.chem.io import read_sdf
+
+    for mol in (read_sdf(QUERY_SDF)[0], Chem.MolFromMolFile(str(QUERY_SDF), sanitize=False, removeHs=False)):
+        pos, types, charges, bonds, classes = featurize_ligand(mol)
+        assert sorted(LIGAND_VOCAB.elements[t] for t in types) == ["C"] * 10 + ["N"] * 2 + ["O"]
+        assert len(bonds) == 14 and sorted(classes.tolist()) == [BOND_SINGLE] * 9 + [BOND_DOUBLE] * 5
+        assert not charges.any()
+        np.testing.assert_array_equal(pos, mol.GetConformer().GetPositions()[:13].astype(np.float32))
+
+
+def test_prepare_reads_query_feature_ligands_like_plain_ones(tmp_path):
+    """The demo crystal ligand with hydrogens, written as TargetDiff's and CrossDocked's files
+    are (aromatic bond type 4, every bond's topology field set): preparation keeps it ("bond type
+    AROMATIC not supported" and then "element H not in ligand vocabulary" before) and stores
+    exactly what the plain file gives."""
+    crystal = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf"))
+    with_h = Chem.AddHs(crystal, addCoords=True)
+    block = Chem.MolToMolBlock(with_h, kekulize=False).splitlines()
+    first = 4 + with_h.GetNumAtoms()
+    for k, bond in enumerate(with_h.GetBonds()):
+        block[first + k] = f"{block[first + k][:9]}  0  0{1 if bond.IsInRing() else 2:3d}  0"
+    (tmp_path / "query.sdf").write_text("\n".join(block) + "\n$$$$\n")
+    assert " 4  0  0  1  0" in (tmp_path / "query.sdf").read_text()
+    assert Chem.MolFromMolFile(str(tmp_path / "query.sdf"), removeHs=False).HasQuery()
+    (tmp_path / "index.csv").write_text("protein,ligand,name,split\n"
+                                        f"{EXAMPLES / '1ia1_protein.pdb'},{EXAMPLES / '1ia1_ligand.sdf'},plain,test\n"
+                                        f"{EXAMPLES / '1ia1_protein.pdb'},query.sdf,query,test\n")
+    summary = prepare_complexes(folder_entries(tmp_path / "index.csv"), tmp_path / "c.npz", num_workers=1,
+                                verbose=False)
+    assert summary["n_kept"] == 2, summary["examples"]
+    arrays = load_complexes(tmp_path / "c.npz")
+    plain, query = arrays.complex(0), arrays.complex(1)
+    for key in plain:
+        np.testing.assert_array_equal(plain[key], query[key], err_msg=key)
+    assert arrays.smiles[0] == arrays.smiles[1]
