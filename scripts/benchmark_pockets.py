@@ -20,7 +20,9 @@ diversity, clash rate (a ligand heavy atom closer than 2 Å to a cached pocket a
 ``results.json``, ``per_pocket.csv``, ``results.md`` and ``properties.png``. For inpainting it
 adds the fraction of molecules that keep the fixed atoms exactly (elements and coordinates
 to 1e-3 Å) and the fraction that are valid and contain the fragment as a substructure. Vina
-columns come with the evaluation toolbox.
+columns come with the evaluation toolbox; Vina and PoseBusters run in each complex's full
+receptor, found under ``--receptor_root`` by CrossDocked or FEP-benchmark file names, or for a
+cache prepared from a complexes CSV (``--source folder``) given by that CSV (``--index``).
 """
 import argparse
 import json
@@ -72,12 +74,17 @@ def main() -> None:
     ap.add_argument("--skip_eval", action="store_true")
     ap.add_argument("--vina", choices=("off", "score", "dock"), default="off",
                     help="Vina score-only + local minimization of valid molecules and the reference ligand "
-                         "(dock: also re-docking, slow); needs --receptor_root")
+                         "(dock: also re-docking, slow); needs --receptor_root or --index")
     ap.add_argument("--receptor_root", default=None,
                     help="folder of the full receptors: the CrossDocked test_set folder (<target>/<pdb>_rec.pdb) "
                          "or the FEP benchmark folder (<subset>/<system>_protein.pdb)")
+    ap.add_argument("--index", default=None,
+                    help="instead of --receptor_root: the complexes index CSV the cache was prepared from "
+                         "(prepare_complexes.py --source folder; columns protein,ligand[,name]); each complex's "
+                         "receptor is the protein file of its row")
     ap.add_argument("--posebusters", nargs="?", const="dock", default=None, choices=CONFIGS,
-                    help="PoseBusters checks of valid molecules and the reference in the full receptor (--receptor_root); dock_fast skips the slow internal-energy check")
+                    help="PoseBusters checks of valid molecules and the reference in the full receptor (--receptor_root or "
+                         "--index); dock_fast skips the slow internal-energy check (the choice for large batches)")
     ap.add_argument("--vina_max", type=int, default=None,
                     help="Vina/PoseBusters: only the first N valid molecules of each pocket (sample order; default all)")
     ap.add_argument("--dock_max", type=int, default=None,
@@ -101,14 +108,13 @@ def main() -> None:
     idx = idx[: args.limit]
     if len(idx) == 0:
         raise ValueError(f"{args.cache}: no complexes in split {args.split!r}")
+    receptors = _receptors(arrays, idx, args) if (args.vina != "off" or args.posebusters) and not args.skip_eval else {}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.eval_only:
         _sample(args, arrays, idx, out)
-    if (args.vina != "off" or args.posebusters) and not args.receptor_root:
-        raise ValueError("--vina and --posebusters need --receptor_root (the folder with the full *_rec.pdb receptors)")
     if not args.skip_eval:
-        _evaluate(arrays, out, args)
+        _evaluate(arrays, out, args, receptors)
 
 
 def _first_per_protein(protein, idx, n: int):
@@ -321,6 +327,35 @@ def _receptor(root: str, name: str) -> Path:
     return path
 
 
+def _receptors(arrays, idx, args) -> dict[int, Path]:
+    """The full receptor (for Vina and PoseBusters) of each complex in ``idx``: the protein file
+    of its row in ``--index`` (rows are named as preparation names complexes: the name column,
+    else the ligand path), else found under ``--receptor_root`` by the complex name (:func:`_receptor`).
+    Looked up before sampling, so that a missing receptor does not end a long run."""
+    if bool(args.index) == bool(args.receptor_root):
+        raise ValueError("--vina and --posebusters need the full receptors: give --receptor_root (CrossDocked or "
+                         "FEP-benchmark folder) or --index (the complexes CSV the cache was prepared from), not both")
+    if args.receptor_root:
+        return {int(i): _receptor(args.receptor_root, str(arrays.name[i])) for i in idx}
+    from moldiff.datasets.complexes_prepare import folder_entries
+
+    proteins: dict[str, Path] = {}
+    for entry in folder_entries(args.index):
+        if proteins.setdefault(entry.name, Path(entry.protein)) != Path(entry.protein):
+            raise ValueError(f"{args.index}: complex {entry.name!r} has two protein files, "
+                             f"{proteins[entry.name]} and {entry.protein}")
+    out = {}
+    for i in idx:
+        name = str(arrays.name[i])
+        if name not in proteins:
+            raise ValueError(f"{args.index}: no row for complex {name!r} of {args.cache} "
+                             "(rows are named by their name column, else their ligand path)")
+        if not proteins[name].is_file():
+            raise FileNotFoundError(f"{proteins[name]}: receptor of {name} not found")
+        out[int(i)] = proteins[name]
+    return out
+
+
 def _pocket_task(job: tuple) -> dict:
     """Vina and PoseBusters summaries of one pocket (runs in a worker process)."""
     import numpy as np
@@ -350,7 +385,7 @@ def _pocket_task(job: tuple) -> dict:
     return row
 
 
-def _pocket_scores(arrays, groups: dict, args) -> dict[int, dict]:
+def _pocket_scores(arrays, groups: dict, args, receptors: dict[int, Path]) -> dict[int, dict]:
     """Per complex: mean Vina score / minimized score (/ docking score) of its valid molecules,
     the fraction that failed, the PoseBusters-valid fraction, and the reference ligand's values,
     computed in parallel over pockets."""
@@ -361,14 +396,14 @@ def _pocket_scores(arrays, groups: dict, args) -> dict[int, dict]:
     from tqdm.auto import tqdm
 
     keys = list(groups)
-    jobs = [(_receptor(args.receptor_root, str(arrays.name[i])), [Chem.MolToMolBlock(m) for m in groups[i]],
+    jobs = [(receptors[i], [Chem.MolToMolBlock(m) for m in groups[i]],
              Chem.MolToMolBlock(_reference(arrays, i)), args.vina, args.posebusters, args.dock_max) for i in keys]
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         rows = list(tqdm(pool.map(_pocket_task, jobs), total=len(jobs), desc="vina / posebusters"))
     return dict(zip(keys, rows))
 
 
-def _evaluate(arrays, out: Path, args) -> None:
+def _evaluate(arrays, out: Path, args, receptors: dict[int, Path]) -> None:
     import numpy as np
     import pandas as pd
     from rdkit import Chem
@@ -395,7 +430,7 @@ def _evaluate(arrays, out: Path, args) -> None:
     if args.vina != "off" or args.posebusters:
         valid_by = {int(i): [m for m, w in zip(mols, which) if w == i and m.GetIntProp("moldiff_valid")][:args.vina_max]
                     for i in np.unique(which)}
-        vina = _pocket_scores(arrays, valid_by, args)
+        vina = _pocket_scores(arrays, valid_by, args, receptors)
     for i in np.unique(which):
         c = arrays.complex(int(i))
         group = [m for m, w in zip(mols, which) if w == i]
