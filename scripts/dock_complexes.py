@@ -44,7 +44,7 @@ def _plan(args: argparse.Namespace) -> None:
 
 
 def _dock(args: argparse.Namespace) -> None:
-    from moldiff.chem.rustina_docking import SearchSettings, require_rustina
+    from moldiff.chem.rustina_docking import NoGpuError, SearchSettings, require_rustina
     from moldiff.datasets.docked import file_sha1
     from moldiff.datasets.docked_prepare import DockSettings, dock_jobs, load_plan
 
@@ -59,7 +59,11 @@ def _dock(args: argparse.Namespace) -> None:
     threads = 1 if args.mode == "cpu" else max(1, cores // workers)
     settings = DockSettings(SearchSettings(args.mode, args.runs, threads), args.seed, args.start, args.padding,
                             args.min_size)
-    manifest = dock_jobs(jobs, args.data_root, args.out, settings, workers, plan_info=header | {"path": str(args.plan)})
+    try:
+        manifest = dock_jobs(jobs, args.data_root, args.out, settings, workers,
+                             plan_info=header | {"path": str(args.plan)})
+    except NoGpuError as err:
+        raise SystemExit(f"error: {err}") from None
     print(f"kept {manifest['kept']} of {manifest['jobs']} jobs {manifest['kept_by_weight']} (by weight); "
           f"dropped {manifest['dropped']}; wrote {args.out} and {Path(args.out).with_suffix('.json')}")
 
