@@ -206,11 +206,12 @@ def save_plan(path: str | os.PathLike, jobs: Sequence[Job], settings: PlanSettin
 
 
 def load_plan(path: str | os.PathLike) -> tuple[list[Job], dict]:
-    """Jobs and header (settings, index SHA-1) of a plan written by :func:`save_plan`."""
+    """Jobs and header (settings, index SHA-1) of a plan written by :func:`save_plan` (gzipped
+    if its name ends in .gz)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"docking plan {path} not found; write it with `python scripts/dock_complexes.py plan`")
-    plan = json.loads(path.read_text())
+    plan = json.loads(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_text())
     if plan.get("version") != _PLAN_VERSION:
         raise ValueError(f"{path}: not a docking plan of version {_PLAN_VERSION}")
     jobs = [Job(*row) for row in plan.pop("jobs")]

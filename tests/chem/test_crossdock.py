@@ -4,6 +4,7 @@ rustina run (slow; skipped without rustina)."""
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import subprocess
 import sys
@@ -113,6 +114,8 @@ def test_plan_file_round_trip(data_root: Path, tmp_path: Path):
     save_plan(tmp_path / "plan.json", jobs, settings, data_root)
     loaded, header = load_plan(tmp_path / "plan.json")
     assert loaded == jobs
+    (tmp_path / "plan.json.gz").write_bytes(gzip.compress((tmp_path / "plan.json").read_bytes()))
+    assert load_plan(tmp_path / "plan.json.gz")[0] == jobs
     assert header["settings"]["seed"] == 1 and header["index_sha1"] == file_sha1(data_root / "index.csv")
 
 
