@@ -2,6 +2,10 @@
 
 Reading keeps what a pocket model conditions on and drops the rest:
 
+- PDB (also AutoDock's PDBQT: elements from its atom-type columns) and mmCIF; a PDB whose last
+  record is cut short (a truncated file) is refused;
+- atoms with non-finite coordinates or coordinates beyond +-10,000 Angstrom are set aside: a
+  pocket that needs one of them is refused, naming the atom, others never notice them;
 - the first model only; alternate locations resolved to the highest occupancy (Biopython's
   disordered-atom selection); insertion codes kept (residue keys like ``"A:45A"``);
 - waters always dropped; hydrogens dropped unless ``keep_hydrogens``;
@@ -12,12 +16,15 @@ Reading keeps what a pocket model conditions on and drops the rest:
   guess is corrected to C/N/O/S/H/Se ("CA" is a C-alpha, "HG" a hydrogen), and a one-atom hetero
   group named like its residue takes that element ("CA" in residue CA is calcium).
 
-Pocket selections return whole residues. Distances use a k-d tree, so a 50k-atom assembly never
-needs an atoms x ligand-atoms distance matrix.
+Pocket selections return whole residues, and are refused when an atom lies more than 50 Angstrom
+from the pocket's median (the pocket centre, the mean of its atoms, would follow it). Distances use
+a k-d tree, so a 50k-atom assembly never needs an atoms x ligand-atoms distance matrix.
 """
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -37,8 +44,17 @@ from moldiff.vocab import (
 )
 
 WATER_NAMES = frozenset({"HOH", "WAT", "DOD", "H2O"})
-PDB_SUFFIXES = (".pdb", ".ent")
+PDB_SUFFIXES = (".pdb", ".ent", ".pdbqt")
 MMCIF_SUFFIXES = (".cif", ".mmcif")
+#: Largest coordinate magnitude accepted (Angstrom); PDB's 8.3f columns stop at 9999.999.
+MAX_COORD = 1e4
+#: Pocket atoms farther than this from the pocket's median are refused (Angstrom): training pockets
+#: reach 28 A, and a corrupt atom would drag the pocket centre (the mean of its atoms) with it.
+MAX_POCKET_RADIUS = 50.0
+#: AutoDock atom types (PDBQT columns 78-79) that are not element symbols: aromatic carbon,
+#: acceptor N/O/S, polar/other hydrogens, Meeko's macrocycle glue carbons.
+AUTODOCK_TYPES = {"A": "C", "NA": "N", "NS": "N", "OA": "O", "OS": "O", "SA": "S", "HD": "H", "HS": "H",
+                  **{f"{g}{k}": "C" for g in ("G", "CG") for k in range(4)}}
 #: Elements that occur in (modified) amino acids; other guesses inside one are name-guessing errors.
 _AMINO_ELEMENTS = frozenset({"C", "N", "O", "S", "H", "D", "Se"})
 #: Longest C(i)-N(i+1) distance counted as a peptide bond (typical 1.33 Angstrom).
@@ -68,14 +84,16 @@ class ProteinAtoms:
     icode: np.ndarray  # str [N], "" if none
     hetero: np.ndarray  # bool [N]
     source: str = ""
+    #: atoms set aside for bad coordinates: (residue key, what is wrong with which atom)
+    unusable: tuple[tuple[str, str], ...] = ()
 
     def __len__(self) -> int:
         return len(self.pos)
 
     def select(self, mask: np.ndarray) -> "ProteinAtoms":
         """The atoms where ``mask`` (bool [N] or indices) selects, same source."""
-        arrays = {f.name: getattr(self, f.name)[mask] for f in fields(self) if f.name != "source"}
-        return ProteinAtoms(**arrays, source=self.source)
+        arrays = {f.name: getattr(self, f.name)[mask] for f in fields(self) if f.name not in ("source", "unusable")}
+        return ProteinAtoms(**arrays, source=self.source, unusable=self.unusable)
 
     def residue_keys(self) -> np.ndarray:
         """Per-atom residue key ``"chain:resseq[icode]"``, e.g. ``"A:45"`` or ``"A:45A"``."""
@@ -87,23 +105,29 @@ class ProteinAtoms:
 
 
 def read_structure(path: str | os.PathLike, keep_hetero: bool = False, keep_hydrogens: bool = False) -> ProteinAtoms:
-    """Read a PDB (.pdb/.ent) or mmCIF (.cif/.mmcif) file, optionally gzipped, into :class:`ProteinAtoms`."""
+    """Read a PDB (.pdb/.ent/.pdbqt) or mmCIF (.cif/.mmcif) file, optionally gzipped, into :class:`ProteinAtoms`."""
     path = Path(path)
     if not path.is_file():
         raise StructureError(path, "no such file")
-    structure = _parse(path)
+    structure, pdb_lines = _parse(path)
     model = next(iter(structure), None)
     if model is None:
         raise StructureError(path, "no atom records; is it a PDB or mmCIF file?")
-    rows = [row for chain in model for row in _chain_rows(chain, keep_hetero, keep_hydrogens)]
-    atoms = _to_arrays(rows, str(path))
+    set_aside: list[tuple] = []
+    rows = [row for chain in model for row in _chain_rows(chain, keep_hetero, keep_hydrogens, set_aside)]
+    lines = _serial_lines(pdb_lines) if set_aside and pdb_lines else {}
+    unusable = tuple((key, _describe(atom, key, lines)) for atom, key in set_aside)
+    if not rows and unusable:
+        raise StructureError(path, f"no atom with usable coordinates ({unusable[0][1]})")
+    atoms = _to_arrays(rows, str(path), unusable)
     if not (~atoms.hetero).any():
         raise StructureError(path, "no protein atoms")
     return atoms
 
 
-def _parse(path: Path):
-    """Biopython structure of ``path`` (format from the suffix); parser warnings are suppressed."""
+def _parse(path: Path) -> tuple[object, list[str] | None]:
+    """Biopython structure of ``path`` (format from the suffix; parser warnings suppressed) and, for
+    PDB files, their lines."""
     name = path.name.lower().removesuffix(".gz")
     if name.endswith(PDB_SUFFIXES):
         parser = PDBParser(QUIET=True)
@@ -113,15 +137,73 @@ def _parse(path: Path):
         raise StructureError(path, f"unknown structure format; expected one of {PDB_SUFFIXES + MMCIF_SUFFIXES}")
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with warnings.catch_warnings(), opener(path, "rt") as handle:
+        with opener(path, "rt") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError, EOFError) as err:
+        raise StructureError(path, f"not a readable PDB/mmCIF file ({type(err).__name__}: {err})") from None
+    lines = None
+    if isinstance(parser, PDBParser):
+        lines = text.splitlines()
+        _check_complete(path, lines, text.endswith(("\n", "\r")))
+        if name.endswith(".pdbqt"):
+            lines = [_pdbqt_to_pdb(line) for line in lines]
+            text = "\n".join(lines)
+    try:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return parser.get_structure(path.stem, handle)
+            return parser.get_structure(path.stem, io.StringIO(text)), lines
     except Exception as err:  # Biopython raises many unrelated types on corrupt input
         raise StructureError(path, f"not a readable PDB/mmCIF file ({type(err).__name__}: {err})") from None
 
 
-def _chain_rows(chain, keep_hetero: bool, keep_hydrogens: bool) -> list[tuple]:
-    """Atom rows ``(pos, element, name, resname, chain, resseq, icode, hetero)`` of one chain."""
+def _check_complete(path: Path, lines: list[str], final_newline: bool) -> None:
+    """Refuse a truncated PDB: an ATOM/HETATM record that stops before the end of its coordinates
+    (column 54), or a last line without a newline that is (the start of) one without its element
+    columns (77-78)."""
+    for k, line in enumerate(lines):
+        if line[:6] in ("ATOM  ", "HETATM") and len(line) < 54:
+            raise StructureError(path, f"line {k + 1}: the {line[:6].strip()} record stops at column {len(line)}, "
+                                       "before the end of its coordinates (column 54); is the file truncated?")
+    last = lines[-1] if lines else ""
+    atom_record = any(record.startswith(last[:6]) for record in ("ATOM  ", "HETATM"))
+    if not final_newline and last.strip() and atom_record and len(last) < 78:
+        raise StructureError(path, f"line {len(lines)}: the file ends inside an atom record ({len(last)} columns, "
+                                   "no final newline or END); is it truncated?")
+
+
+def _pdbqt_to_pdb(line: str) -> str:
+    """A PDBQT ATOM/HETATM record as PDB: charge and AutoDock type columns replaced by the type's
+    element (blank when unknown: guessed from the atom name); other lines unchanged."""
+    if line[:6] not in ("ATOM  ", "HETATM"):
+        return line
+    kind = line[76:].strip()
+    element = AUTODOCK_TYPES.get(kind) or (kind.capitalize() if kind.capitalize() in atom_weights else "")
+    return f"{line[:66]:<66}{'':10}{element:>2}"
+
+
+def _serial_lines(lines: list[str]) -> dict[int, int]:
+    """Line number (1-based) of the first ATOM/HETATM record of each serial number."""
+    out: dict[int, int] = {}
+    for k, line in enumerate(lines):
+        if line[:6] in ("ATOM  ", "HETATM") and line[6:11].strip().isdigit():
+            out.setdefault(int(line[6:11]), k + 1)
+    return out
+
+
+def _describe(atom, key: str, lines: dict[int, int]) -> str:
+    """What is wrong with an atom set aside, naming it, e.g. ``atom 99 CG LYS A:14 (line 101) has
+    non-finite coordinates (nan, -4.461, -2.982)``."""
+    serial = atom.get_serial_number()
+    where = f" (line {lines[serial]})" if serial in lines else ""
+    xyz = atom.get_coord()
+    what = "non-finite coordinates" if not np.isfinite(xyz).all() else f"coordinates beyond ±{MAX_COORD:g} Å"
+    name = f"atom {serial} {atom.get_name()} {atom.get_parent().get_resname().strip()} {key}{where}"
+    return f"{name} has {what} ({', '.join(f'{v:.6g}' for v in xyz)})"
+
+
+def _chain_rows(chain, keep_hetero: bool, keep_hydrogens: bool, set_aside: list[tuple]) -> list[tuple]:
+    """Atom rows ``(pos, element, name, resname, chain, resseq, icode, hetero)`` of one chain; kept
+    atoms with bad coordinates go to ``set_aside`` as ``(atom, residue key)`` instead."""
     residues = list(chain)
     rows = []
     for k, residue in enumerate(residues):
@@ -139,7 +221,11 @@ def _chain_rows(chain, keep_hetero: bool, keep_hydrogens: bool) -> list[tuple]:
             element = _element(atom, resname, amino_acid, len(atoms) == 1)
             if element in ("H", "D") and not keep_hydrogens:
                 continue
-            rows.append((atom.get_coord(), element, atom.get_name(), resname, chain.id, resseq,
+            xyz = atom.get_coord()
+            if not (np.isfinite(xyz).all() and np.abs(xyz).max() < MAX_COORD):
+                set_aside.append((atom, f"{chain.id}:{resseq}{icode.strip()}"))
+                continue
+            rows.append((xyz, element, atom.get_name(), resname, chain.id, resseq,
                          icode.strip(), not polymer))
     return rows
 
@@ -165,7 +251,7 @@ def _element(atom, resname: str, amino_acid: bool, single: bool) -> str:
     return element
 
 
-def _to_arrays(rows: list[tuple], source: str) -> ProteinAtoms:
+def _to_arrays(rows: list[tuple], source: str, unusable: tuple[tuple[str, str], ...] = ()) -> ProteinAtoms:
     """Column arrays of atom rows."""
     if not rows:
         raise StructureError(source, "no protein atoms")
@@ -180,6 +266,7 @@ def _to_arrays(rows: list[tuple], source: str) -> ProteinAtoms:
         icode=np.array(icode, dtype=str),
         hetero=np.array(hetero, dtype=bool),
         source=source,
+        unusable=unusable,
     )
 
 
@@ -196,7 +283,33 @@ def _residue_ids(atoms: ProteinAtoms) -> np.ndarray:
 def _whole_residues(atoms: ProteinAtoms, hit: np.ndarray) -> ProteinAtoms:
     """All atoms of every residue with at least one atom in ``hit`` (indices), in file order."""
     ids = _residue_ids(atoms)
-    return atoms.select(np.isin(ids, ids[hit]))
+    return _pocket(atoms, np.isin(ids, ids[hit]))
+
+
+def _pocket(atoms: ProteinAtoms, mask: np.ndarray, residues: Sequence[str] | None = None) -> ProteinAtoms:
+    """The atoms ``mask`` selects as a pocket; a :class:`StructureError` if one of its ``residues``
+    (default: those of the selected atoms) holds an atom set aside for bad coordinates, or if an
+    atom lies more than :data:`MAX_POCKET_RADIUS` from the pocket's median."""
+    pocket = atoms.select(mask)
+    keys = set(pocket.residue_keys().tolist() if residues is None else residues)
+    for key, problem in atoms.unusable:
+        if key in keys:
+            raise StructureError(atoms.source, f"{problem}, in pocket residue {key}; fix or remove that atom")
+    dist = np.linalg.norm(pocket.pos - np.median(pocket.pos, axis=0), axis=1)
+    far = int(np.argmax(dist))
+    if dist[far] > MAX_POCKET_RADIUS:
+        atom = f"{pocket.atom_name[far]} {pocket.res_name[far]} {pocket.residue_keys()[far]}"
+        raise StructureError(atoms.source, f"pocket atom {atom} lies {dist[far]:.0f} Å from the pocket's median "
+                                           f"position (limit {MAX_POCKET_RADIUS:g} Å): corrupt coordinates, or "
+                                           "residues far apart?")
+    return pocket
+
+
+def _positive(value: float, name: str) -> float:
+    """``value`` if it is a positive finite distance, else a ``ValueError`` naming it."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive distance in Å, got {value:g}")
+    return value
 
 
 def pocket_from_ligand(atoms: ProteinAtoms, ligand_pos: np.ndarray, cutoff: float = 8.0) -> ProteinAtoms:
@@ -205,6 +318,7 @@ def pocket_from_ligand(atoms: ProteinAtoms, ligand_pos: np.ndarray, cutoff: floa
     Hetero atoms closer than 1 Angstrom to a ligand atom are the reference ligand itself, left in the
     structure file; those groups never enter the pocket.
     """
+    cutoff = _positive(cutoff, "cutoff")
     ligand_pos = np.asarray(ligand_pos, dtype=np.float64).reshape(-1, 3)
     if len(ligand_pos) == 0:
         raise StructureError(atoms.source, "the reference ligand has no atoms")
@@ -225,24 +339,28 @@ def pocket_from_ligand(atoms: ProteinAtoms, ligand_pos: np.ndarray, cutoff: floa
     return _whole_residues(atoms, hit)
 
 
-def pocket_from_residues(atoms: ProteinAtoms, residues: Sequence[str]) -> ProteinAtoms:
-    """The residues named by ``"chain:resseq[icode]"`` keys (e.g. ``["A:45", "A:46B"]``)."""
-    wanted = [str(r).replace(" ", "") for r in residues]
+def pocket_from_residues(atoms: ProteinAtoms, residues: str | Sequence[str]) -> ProteinAtoms:
+    """The residues named by ``"chain:resseq[icode]"`` keys (e.g. ``["A:45", "A:46B"]``, or one
+    key as a string)."""
+    wanted = [str(r).replace(" ", "") for r in ([residues] if isinstance(residues, str) else residues)]
     if not wanted:
         raise StructureError(atoms.source, "empty residue list")
     keys = atoms.residue_keys()
-    present = set(keys.tolist())
+    present = set(keys.tolist()) | {key for key, _ in atoms.unusable}
     for key in wanted:
         if key not in present:
             chains = ", ".join(sorted(set(atoms.chain.tolist())))
             raise StructureError(atoms.source, f"residue {key} not found (expected CHAIN:NUMBER[ICODE]; "
                                                f"chains present: {chains})")
-    return atoms.select(np.isin(keys, wanted))
+    return _pocket(atoms, np.isin(keys, wanted), wanted)
 
 
 def pocket_from_center(atoms: ProteinAtoms, center: np.ndarray, radius: float) -> ProteinAtoms:
     """Residues with any atom within ``radius`` Angstrom of ``center`` (3,)."""
+    radius = _positive(radius, "radius")
     center = np.asarray(center, dtype=np.float64).reshape(3)
+    if not np.isfinite(center).all():
+        raise ValueError(f"the pocket center must be three finite coordinates, got {center.tolist()}")
     hit = np.asarray(cKDTree(atoms.pos).query_ball_point(center, radius), dtype=np.int64)
     if len(hit) == 0:
         raise StructureError(atoms.source, f"no atom within {radius:g} Å of the center {center.round(2).tolist()}")

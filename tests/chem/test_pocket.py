@@ -201,3 +201,101 @@ def test_pocket_errors_are_one_line_naming_the_file():
         with pytest.raises(StructureError, match=pattern) as err:
             call()
         assert str(DEMO_PROTEIN) in str(err.value) and "\n" not in str(err.value)
+
+
+def _demo_with(tmp_path: Path, replace: dict[int, str], name: str = "edited.pdb") -> Path:
+    """The demo protein with the x coordinate field (columns 31-38) of some lines (0-based) replaced."""
+    lines = DEMO_PROTEIN.read_text().splitlines()
+    for k, field in replace.items():
+        lines[k] = lines[k][:30] + field + lines[k][38:]
+    return write(tmp_path / name, lines)
+
+
+def _atom_line_index(residue_key: str) -> int:
+    """Index of the first ATOM line of a residue of the demo protein."""
+    for k, line in enumerate(DEMO_PROTEIN.read_text().splitlines()):
+        if line.startswith("ATOM") and f"{line[21]}:{int(line[22:26])}" == residue_key:
+            return k
+    raise KeyError(residue_key)
+
+
+@pytest.mark.parametrize("field, problem", [("     nan", "non-finite coordinates"),
+                                            (f"{1e7:8.1e}", "coordinates beyond ±10000 Å")])
+def test_bad_coordinates_matter_only_inside_the_pocket(tmp_path, field, problem):
+    """An atom with NaN or absurd coordinates far from the pocket is set aside without effect; one
+    in a pocket residue refuses the pocket, naming the file, the atom and its line."""
+    clean = pocket_from_ligand(read_structure(DEMO_PROTEIN), ligand_pos())
+    pocket_keys = set(clean.residue_keys().tolist())
+    inside = min(pocket_keys)
+    outside = next(k for k in read_structure(DEMO_PROTEIN).residue_keys().tolist() if k not in pocket_keys)
+    far = read_structure(_demo_with(tmp_path, {_atom_line_index(outside): field}))
+    np.testing.assert_array_equal(pocket_from_ligand(far, ligand_pos()).pos, clean.pos)
+    line = _atom_line_index(inside)
+    path = _demo_with(tmp_path, {line: field}, "bad_in_pocket.pdb")
+    atoms = read_structure(path)
+    for select in (lambda: pocket_from_ligand(atoms, ligand_pos()), lambda: pocket_from_residues(atoms, [inside])):
+        with pytest.raises(StructureError, match=problem) as err:
+            select()
+        assert str(path) in str(err.value) and f"(line {line + 1})" in str(err.value)
+        assert f"in pocket residue {inside}" in str(err.value)
+
+
+def test_a_far_atom_cannot_drag_the_pocket_centre(tmp_path):
+    """An in-range atom thousands of Angstrom away in a pocket residue would move the pocket's
+    mean (its centre when sampling): the pocket is refused."""
+    inside = min(pocket_from_ligand(read_structure(DEMO_PROTEIN), ligand_pos()).residue_keys().tolist())
+    atoms = read_structure(_demo_with(tmp_path, {_atom_line_index(inside): "  5000.0"}))
+    with pytest.raises(StructureError, match=f"pocket atom N [A-Z]{{3}} {inside} lies 49.. Å from the pocket's"):
+        pocket_from_ligand(atoms, ligand_pos())
+
+
+def test_truncated_pdb_is_refused(tmp_path):
+    text = DEMO_PROTEIN.read_text()
+    start = text.rindex("\n", 0, len(text) // 2) + 1  # an ATOM line in the middle of the file
+    for columns, message in ((3, "ends inside an atom record"), (40, "stops at column 40"),
+                             (60, "ends inside an atom record")):
+        path = tmp_path / f"cut{columns}.pdb"
+        path.write_text(text[:start + columns])
+        with pytest.raises(StructureError, match=f"line {text[:start].count(chr(10)) + 1}: .*{message}.*truncated"):
+            read_structure(path)
+    path = tmp_path / "no_newline.pdb"  # complete files need no final newline
+    path.write_text(text.rstrip("\n"))
+    assert len(read_structure(path)) == len(read_structure(DEMO_PROTEIN))
+    path.write_text(text[:text.rindex("ATOM")] + text[text.rindex("ATOM"):].split("\n")[0])
+    assert len(read_structure(path)) > 3000
+
+
+def test_pdbqt_receptor_reads_like_its_pdb(tmp_path):
+    """PDBQT: AutoDock types in columns 78-79 (NA is an acceptor nitrogen, not sodium; Fe is iron,
+    though column 78 alone reads F), partial charges in 71-76; hydrogens typed HD are dropped like H."""
+    types = {"N": "NA", "O": "OA", "S": "SA", "H": "HD"}
+    aromatic = ("CG", "CD1", "CD2", "CE1", "CE2", "CZ")
+    lines = [atom_line("HETATM", 9998 + k, name, "LIG", 900, (30, 30, 30 + 2 * k), chain="C")[:66]
+             + f"    +0.000 {kind}" for k, (name, kind) in enumerate((("N1", "NA"), ("FE1", "Fe")))]
+    for line in DEMO_PROTEIN.read_text().splitlines():
+        if line.startswith(("ATOM", "HETATM")):
+            element = line[76:78].strip()
+            kind = "A" if line[12:16].strip() in aromatic else types.get(element, element)
+            lines.append(f"{line[:66]}    {-0.123:+6.3f} {kind:<2}")
+    pdbqt = write(tmp_path / "receptor.pdbqt", lines)
+    a, b = read_structure(DEMO_PROTEIN, keep_hetero=True), read_structure(pdbqt, keep_hetero=True)
+    lig = b.res_name == "LIG"
+    assert b.element[lig].tolist() == ["N", "Fe"]
+    b = b.select(~lig)
+    np.testing.assert_allclose(a.pos, b.pos)
+    for name in ("element", "atom_name", "res_name", "hetero"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(a.residue_keys(), b.residue_keys())
+
+
+def test_pocket_distances_must_be_positive_and_one_residue_may_be_a_string():
+    atoms = read_structure(DEMO_PROTEIN)
+    for call, name in ((lambda v: pocket_from_center(atoms, ligand_pos().mean(axis=0), v), "radius"),
+                       (lambda v: pocket_from_ligand(atoms, ligand_pos(), v), "cutoff")):
+        for value in (-5.0, 0.0, float("nan")):
+            with pytest.raises(ValueError, match=f"^{name} must be a positive distance in Å, got {value:g}$"):
+                call(value)
+    with pytest.raises(ValueError, match="center must be three finite coordinates"):
+        pocket_from_center(atoms, [float("nan"), 0.0, 0.0], 5.0)
+    assert pocket_from_residues(atoms, "A:13").residue_keys().tolist() == \
+        pocket_from_residues(atoms, ["A:13"]).residue_keys().tolist()
