@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from numbers import Integral
 from pathlib import Path
 from typing import Sequence
 
@@ -111,12 +112,16 @@ def arrays_to_mols(arrays: Sequence[MolArrays], explicit_h: bool = True) -> list
 MAX_POCKET_SCALE = 1.5
 
 
-def load_pocket(protein: str | Path, ref_ligand: str | Path | None = None, residues: Sequence[str] | None = None,
+#: Suffixes of reference-ligand files read as SDF without a hint when they fail.
+SDF_SUFFIXES = (".sdf", ".sd", ".mol")
+
+
+def load_pocket(protein: str | Path, ref_ligand: str | Path | None = None, residues: str | Sequence[str] | None = None,
                 center: Sequence[float] | None = None, radius: float | None = None, cutoff: float = 8.0,
                 keep_hetero: bool = False, representation: str = "full") -> Pocket:
-    """Read a protein structure (PDB or mmCIF) and cut out the pocket to generate in, given by
-    exactly one of: a reference ligand SDF (residues within ``cutoff`` of its heavy atoms), a
-    residue list (``["A:45", "A:46B"]``), or a ``center`` with a ``radius``."""
+    """Read a protein structure (PDB, PDBQT or mmCIF) and cut out the pocket to generate in, given
+    by exactly one of: a reference ligand SDF (residues within ``cutoff`` of its heavy atoms), a
+    residue list (``["A:45", "A:46B"]``, or one residue ``"A:45"``), or a ``center`` with a ``radius``."""
     from moldiff.chem.io import read_sdf
     from moldiff.chem.pocket import (
         pocket_features,
@@ -133,12 +138,18 @@ def load_pocket(protein: str | Path, ref_ligand: str | Path | None = None, resid
         raise ValueError("a pocket center needs a radius")
     atoms = read_structure(protein, keep_hetero=keep_hetero)
     if ref_ligand is not None:
-        mols = read_sdf(ref_ligand)
+        try:
+            mols = read_sdf(ref_ligand)
+        except ValueError as e:
+            if Path(ref_ligand).suffix.lower() in SDF_SUFFIXES:
+                raise
+            raise ValueError(f"{e}; the reference ligand must be an SDF file (convert it, e.g. "
+                             f"obabel {Path(ref_ligand).name} -O ligand.sdf)") from None
         pos = mols[0].GetConformer().GetPositions()
         heavy = np.array([a.GetAtomicNum() > 1 for a in mols[0].GetAtoms()])
         selected = pocket_from_ligand(atoms, pos[heavy], cutoff)
     elif residues:
-        selected = pocket_from_residues(atoms, list(residues))
+        selected = pocket_from_residues(atoms, residues)
     else:
         selected = pocket_from_center(atoms, np.asarray(center, dtype=np.float64), float(radius))
     f = pocket_features(selected)
@@ -175,10 +186,24 @@ def _check_fixed(fixed: MolArrays | None, pocket: Pocket | None) -> None:
                          f"nearest pocket atom (limit {MAX_FIXED_POCKET_DISTANCE:g} A); the fragment is outside the pocket")
 
 
+#: Requested molecule sizes above this many times the largest the model's size distribution holds
+#: are refused (the network has never seen such molecules).
+MAX_SIZE_SCALE = 1.25
+
+
+def _max_atoms(model: MolDiffModel) -> tuple[int, int]:
+    """The largest molecule size ``sample`` accepts for ``model``, and the largest size in its
+    size distribution (the training molecules; :data:`MAX_SIZE_SCALE` is the headroom)."""
+    hists = [model.size_hist, *(model.size_model or {}).get("hists", [])]
+    largest = max(int(np.flatnonzero(h).max()) for h in hists if np.any(h))
+    return int(MAX_SIZE_SCALE * largest), largest
+
+
 def _sizes(model: MolDiffModel, n_samples: int, num_atoms, generator: torch.Generator,
            pocket: Pocket | None, num_fixed: int = 0, properties: dict[str, float] | None = None) -> torch.Tensor:
     """Atom counts: from the model's size distribution, a fixed int, a ``range`` (uniform) or one per
-    sample; with fixed atoms every size must leave at least one atom to generate."""
+    sample; with fixed atoms every size must leave at least one atom to generate, and no size may
+    exceed :func:`_max_atoms`."""
     if num_atoms is None:
         return model.sample_sizes(n_samples, generator, None if pocket is None else len(pocket.pos), num_fixed + 1,
                                   properties)
@@ -194,6 +219,11 @@ def _sizes(model: MolDiffModel, n_samples: int, num_atoms, generator: torch.Gene
     if num_fixed and int(sizes.min()) <= num_fixed:
         raise ValueError(f"num_atoms ({int(sizes.min())}) must exceed the {num_fixed} fixed atoms, "
                          "leaving atoms to generate")
+    limit, largest = _max_atoms(model)
+    biggest = max(num_atoms) if isinstance(num_atoms, range) else int(sizes.max())
+    if biggest > limit:
+        raise ValueError(f"num_atoms {biggest} is too large for {model.source}: at most {limit} atoms "
+                         f"({MAX_SIZE_SCALE:g} x its largest training molecule, {largest} atoms)")
     return sizes
 
 
@@ -261,10 +291,15 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     """
     from tqdm.auto import tqdm
 
+    if not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    n_steps = model.cfg.sample.n_steps if n_steps is None else n_steps
+    batch_size = model.cfg.sample.batch_size if batch_size is None else batch_size
+    for name, value in (("n_steps", n_steps), ("batch_size", batch_size)):
+        if not isinstance(value, Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     _check_pocket(model, pocket)
     _check_fixed(fixed, pocket)
-    n_steps = n_steps or model.cfg.sample.n_steps
-    batch_size = batch_size or model.cfg.sample.batch_size
     sampler = str(SamplerSpec.parse(sampler or model.cfg.sample.sampler))  # a bad string fails here, early
     run_engine = Engine.parse(engine or "fp32")
     bond_decoding = bond_decoding or model.cfg.sample.bond_decoding

@@ -1,22 +1,25 @@
 """Sampling ligands for many pockets: a CSV of proteins and pocket definitions in, one SDF per
 pocket plus an index out, spread over several devices, resumable after an interruption.
 
-CSV columns: ``protein`` (PDB/mmCIF path), and per row exactly one pocket definition:
+CSV columns: ``protein`` (PDB/PDBQT/mmCIF path), and per row exactly one pocket definition:
 ``ref_ligand`` (SDF), ``resi_list`` (residues separated by spaces, e.g. ``A:45 A:46``) or
 ``center`` (``x y z``) with ``radius``; optionally ``name`` (default: the protein's file stem,
 made unique) and ``n_samples``. Relative paths are read from the CSV's folder.
 
-Every pocket's SDF is written atomically as ``<out_dir>/<name>.sdf``, so an existing file means a
-finished pocket: a rerun skips those and samples the rest. Each pocket is sampled with seed
-``seed + row`` whichever device takes it, so results do not depend on the device count. A pocket
-that fails (missing file, empty selection, ...) gets its one-line error in ``index.csv`` and the
-others go on.
+Every pocket's SDF is written atomically as ``<out_dir>/<name>.sdf``, then its row of ``index.csv``
+(atomically too). A rerun skips the pockets whose SDF parses and holds as many molecules as its
+index row counts (without a row, which a kill between the two writes leaves: ``n_samples``
+molecules, unless ``sanitize`` may have dropped some, which only a row can tell) and samples the
+rest again. Each pocket is sampled with seed ``seed + row`` whichever device takes it, so results
+do not depend on the device count. A pocket that fails (missing file, empty selection, ...) gets
+its one-line error in ``index.csv`` and the others go on.
 """
 from __future__ import annotations
 
 import csv
 import multiprocessing as mp
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,20 +109,21 @@ class ScreenOptions:
 
 def sample_pockets(requests: list[PocketRequest], out_dir: str | os.PathLike, options: ScreenOptions,
                    devices: list[str], progress: bool = True, model=None) -> list[dict]:
-    """Sample every request without an SDF in ``out_dir`` yet, spread over ``devices`` (one worker
+    """Sample every request without a finished SDF in ``out_dir``, spread over ``devices`` (one worker
     process per device when there are several), and write ``index.csv``; returns its rows.
     ``model``: the loaded model on ``devices[0]``, used when sampling in this process (else loaded)."""
     from tqdm.auto import tqdm
 
     out = Path(out_dir)
+    check_writable(out / "index.csv")
     out.mkdir(parents=True, exist_ok=True)
     earlier = _read_index(out / "index.csv")
     rows: dict[str, dict] = {}
     todo = []
     for req in requests:
-        sdf = out / f"{req.name}.sdf"
-        if sdf.exists():
-            rows[req.name] = earlier.get(req.name) or _row(req, options, sdf, status="ok")
+        row = _finished(req, options, out / f"{req.name}.sdf", earlier.get(req.name))
+        if row is not None:
+            rows[req.name] = row
         else:
             todo.append(req)
     bar = tqdm(total=len(todo), desc="pockets", disable=not progress)
@@ -193,6 +197,52 @@ def _sample_one(req: PocketRequest) -> dict:
     write_sdf(mols, sdf)
     return _row(req, options, sdf, status="ok", n_molecules=len(mols), n_valid=n_valid,
                 seconds=round(time.perf_counter() - start, 3), device=_WORKER["device"])
+
+
+def _finished(req: PocketRequest, options: ScreenOptions, sdf: Path, row: dict | None) -> dict | None:
+    """The index row of a finished pocket: its SDF parses and holds the molecules ``row`` (its
+    earlier ``ok`` row) counts, or without counts ``req.n_samples`` unless ``sanitize`` could have
+    dropped some; counts missing from ``row`` are taken from the SDF. None: sample it (again)."""
+    from rdkit import Chem
+    from rdkit.rdBase import BlockLogs
+
+    counted = row is not None and row.get("n_molecules", "").isdigit()
+    if options.sanitize and not counted:
+        return None
+    try:
+        text = sdf.read_text()
+    except (OSError, UnicodeDecodeError):  # missing or unreadable
+        return None
+    supplier = Chem.SDMolSupplier()
+    supplier.SetData(text, sanitize=False, removeHs=False)
+    with BlockLogs():  # a record that does not parse is None
+        mols = [supplier[k] for k in range(len(supplier))]
+    if any(m is None for m in mols) or len(mols) != (int(row["n_molecules"]) if counted else req.n_samples):
+        return None
+    if counted:
+        return row
+    valid = sum(m.HasProp("moldiff_valid") and m.GetIntProp("moldiff_valid") for m in mols)
+    return _row(req, options, sdf, status="ok", n_molecules=len(mols), n_valid=valid)
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output file that cannot be written: ``path`` is a folder, or the
+    nearest existing folder above it is not a folder or takes no new file (read-only file system,
+    no permission). A one-line ``PermissionError``/``ValueError`` naming ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{path}: {folder} is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as err:
+        raise PermissionError(f"{path}: cannot write in {folder} ({err.strerror})") from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def _row(req: PocketRequest, options: ScreenOptions, sdf: Path, **values) -> dict:
