@@ -22,6 +22,8 @@ Inpainting (fixed atoms stay exactly in place and come first in every molecule, 
   --resamplings r --jump_length j: RePaint resampling (about r times the cost, better joins)
 """
 import argparse
+import math
+from pathlib import Path
 
 from moldiff.cli import run
 
@@ -52,7 +54,7 @@ def main() -> int | None:
                     help="write only valid molecules (RDKit sanitization passes, one connected fragment)")
     ap.add_argument("--outfile", default="samples.sdf")
     pocket = ap.add_argument_group("pocket (pocket models)")
-    pocket.add_argument("--pocket", default=None, help="protein structure, PDB or mmCIF")
+    pocket.add_argument("--pocket", default=None, help="protein structure, PDB, PDBQT or mmCIF")
     pocket.add_argument("--ref_ligand", default=None, help="SDF: the pocket is every residue within --pocket_cutoff of it")
     pocket.add_argument("--resi_list", nargs="+", default=None, help="pocket residues as CHAIN:NUMBER[ICODE], e.g. A:45 A:46B")
     pocket.add_argument("--center", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"))
@@ -83,14 +85,26 @@ def main() -> int | None:
     fix.add_argument("--resamplings", type=int, default=1, help="RePaint resamplings per window (default 1: none)")
     fix.add_argument("--jump_length", type=int, default=10, help="RePaint window in steps (default 10)")
     args = ap.parse_args()
-    if args.n_samples < 1:
-        raise ValueError(f"--n_samples must be >= 1, got {args.n_samples}")
+    for name in ("n_samples", "n_steps", "batch_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} must be >= 1, got {value}")
+    for name in ("radius", "pocket_cutoff"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"--{name} must be a positive distance in Å, got {value:g}")
     if args.engine is not None:
         from moldiff.engine import Engine
 
         Engine.parse(args.engine)  # a bad engine string fails before anything is loaded
     if args.pocket is None and (args.ref_ligand or args.resi_list or args.center):
         raise ValueError("--ref_ligand, --resi_list and --center define a pocket: give the protein with --pocket")
+    from moldiff.screen import check_writable
+
+    if not args.pockets:  # outputs are checked before any work, not after sampling
+        check_writable(args.outfile)
+    elif args.out_dir:
+        check_writable(Path(args.out_dir) / "index.csv")
     import torch
 
     from moldiff.api import load_fixed_atoms, load_model, load_pocket, relax, sample

@@ -194,3 +194,50 @@ def test_profile_sampling_reports_each_engine(trained, tmp_path):
     assert "| bf16 |" in (out / "profile.md").read_text()
     one_line_error(cli("profile_sampling.py", "--model", trained / "model.pt", "--engines", "int8", "--device", "cpu"),
                    "engine precision")
+
+
+def test_bad_counts_and_pocket_distances_name_their_option(tmp_path):
+    """Checked before anything is loaded (the model named does not exist), earlier output kept."""
+    out = tmp_path / "keep.sdf"
+    out.write_text("precious")
+    for args, fragment in [(["--n_steps", 0], "--n_steps must be >= 1, got 0"),
+                           (["--batch_size", 0], "--batch_size must be >= 1, got 0"),
+                           (["--pocket", "p.pdb", "--center", 1, 2, 3, "--radius", -5],
+                            "--radius must be a positive distance in Å, got -5"),
+                           (["--pocket", "p.pdb", "--ref_ligand", "l.sdf", "--pocket_cutoff", -1],
+                            "--pocket_cutoff must be a positive distance in Å, got -1")]:
+        one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", *args, "--outfile", out), fragment)
+    assert out.read_text() == "precious"
+
+
+def test_unwritable_output_fails_before_any_work(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", blocker / "out.sdf"),
+                   f"{blocker / 'out.sdf'}: {blocker} is not a folder")
+    one_line_error(cli("sample.py", "--model", tmp_path / "nope.pt", "--outfile", tmp_path),
+                   f"{tmp_path}: is a folder, not a file name")
+    one_line_error(cli("sample.py", "--pockets", tmp_path / "none.csv", "--out_dir", blocker / "screen"),
+                   f"{blocker} is not a folder")
+
+
+def test_read_only_file_system_fails_before_any_work(tmp_path):
+    """A real read-only mount (a private mount namespace; skipped where that is not allowed)."""
+    import subprocess
+    import sys
+
+    from clitools import ROOT
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    script = ROOT / "scripts" / "sample.py"
+    for args in (["--model", tmp_path / "nope.pt", "--outfile", ro / "out.sdf"],
+                 ["--pockets", tmp_path / "none.csv", "--out_dir", ro / "screen"]):
+        command = f"mount -t tmpfs -o ro tmpfs {ro} || exit 99; exec {sys.executable} {script} {' '.join(map(str, args))}"
+        try:
+            res = subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            pytest.skip("no unshare")
+        if res.returncode == 99 or "unshare:" in res.stderr:
+            pytest.skip("cannot mount a read-only file system here")
+        one_line_error(res, f"cannot write in {ro} (Read-only file system)")
