@@ -6,11 +6,13 @@
         [--workers N]
 
 Writes ``metrics.json`` (stability/validity metrics and a property summary), ``metrics.md``,
-``molecules.csv`` (one row per molecule: validity and its reason, SMILES, QED, SA, logP, Lipinski
-rules, ring sizes; Vina score-only/minimized/docked and the PoseBusters verdict with a pocket;
-the local MMFF94 strain energy with ``--strain``; the reference ligand as the last row),
-``properties.png`` (histograms against the reference) and ``molecules.png`` (the top 24 valid
-molecules in 2D: best Vina minimized score when Vina ran, else highest QED).
+``molecules.csv`` (one row per molecule: its SDF record number, validity and its reason, SMILES,
+QED, SA, logP, Lipinski rules, ring sizes; Vina score-only/minimized/docked and the PoseBusters
+verdict with a pocket; the local MMFF94 strain energy with ``--strain``; the reference ligand as
+the last row), ``properties.png`` (histograms against the reference) and ``molecules.png`` (the
+top 24 valid molecules in 2D: best Vina minimized score when Vina ran, else highest QED).
+Records of the SDF that cannot be parsed are counted and named in one warning line (and in
+``metrics.json``), the others are evaluated; the run fails only when no record is usable.
 
 ``--train_sdf`` (training or reference molecules with 3D coordinates) adds ``geometry.json``
 (per-type Wasserstein-1 distances of heavy-atom bond lengths, bond angles and torsions against
@@ -69,9 +71,11 @@ def main() -> int:
         raise ValueError(f"--min_count must be at least 1 (got {args.min_count})")
     if args.batch:
         return _batch(args)
+    import pandas as pd
+
     from moldiff.chem.io import read_sdf
     from moldiff.chem.metrics import evaluate_molecules, format_table
-    from moldiff.chem.report import molecule_table, summarize
+    from moldiff.chem.report import molecule_table, read_generated, skipped_records, summarize
 
     if args.pocket and not os.path.isfile(args.pocket):
         raise FileNotFoundError(f"{args.pocket}: no such file")
@@ -79,16 +83,23 @@ def main() -> int:
         raise ValueError("Vina scores need the protein (--pocket) and a reference ligand for the box (--ref_ligand)")
     if args.posebusters and not args.pocket:
         raise ValueError("PoseBusters checks need the protein (--pocket)")
-    mols = read_sdf(args.sdf)
+    mols, records, bad = read_generated(args.sdf)
+    notes = [skipped_records(args.sdf, bad, len(mols))] if bad else []
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
     reference = read_sdf(args.ref_ligand, sanitize=True)[0] if args.ref_ligand else None
     train_mols = read_sdf(args.train_sdf) if args.train_sdf else None
     metrics = evaluate_molecules(mols, _novelty_reference(args.train_smiles, train_mols))
     table = molecule_table(mols, args.pocket, reference, args.vina, args.posebusters, args.strain)
+    table.insert(0, "record", pd.array(records + [None] * (reference is not None), dtype="Int64"))  # SDF record
     summary = summarize(table) | ({"posebusters_config": args.posebusters} if args.posebusters else {})
     out = Path(args.out) if args.out else Path(args.sdf).parent
     out.mkdir(parents=True, exist_ok=True)
     text = format_table(metrics) + "\n\n" + _summary_table(summary)
-    extra, written = {}, ["metrics.json", "metrics.md", "molecules.csv", "properties.png", "molecules.png"]
+    if bad:
+        text = f"Skipped: {notes[0]}.\n\n{text}"
+    extra = {"unparsable_records": bad} if bad else {}
+    written = ["metrics.json", "metrics.md", "molecules.csv", "properties.png", "molecules.png"]
     if train_mols is not None:
         geo_md, extra["geometry"] = _geometry(mols, train_mols, args.min_count, out)
         text += "\n\n" + geo_md
@@ -107,6 +118,7 @@ def _batch(args) -> int:
     """Evaluate the pockets of a CSV (see the module docstring); exit status 1 if none could be."""
     from moldiff.chem import batch
     from moldiff.chem.io import read_sdf
+    from moldiff.chem.report import read_generated
 
     if args.pocket or args.ref_ligand or args.train_smiles:
         raise ValueError("--batch takes the pockets and reference ligands from the CSV: drop --pocket, --ref_ligand "
@@ -121,7 +133,7 @@ def _batch(args) -> int:
     text = batch.markdown(summary)
     written = ["per_pocket.csv", "molecules.csv", "metrics.json", "metrics.md"]
     if train_mols is not None:
-        generated = [m for job in jobs if job.name not in failed for m in read_sdf(job.generated)]
+        generated = [m for job in jobs if job.name not in failed for m in read_generated(job.generated)[0]]
         geo_md, summary["geometry"] = _geometry(generated, train_mols, args.min_count, out)
         text += "\n\n" + geo_md
         written += ["geometry.json", "geometry.png"]
@@ -130,6 +142,9 @@ def _batch(args) -> int:
     write_text(out / "metrics.json", json.dumps(summary, indent=2))
     write_text(out / "metrics.md", text + "\n")
     print(text)
+    for name, note in zip(per_pocket["pocket"], per_pocket.get("skipped_records", ())):
+        if isinstance(note, str) and note:
+            print(f"warning: pocket {name}: {note}", file=sys.stderr)
     for name, reason in failed.items():
         print(f"warning: pocket {name} failed: {reason}", file=sys.stderr)
     print(f"wrote {', '.join(written)} to {out}")

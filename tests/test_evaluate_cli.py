@@ -1,5 +1,6 @@
-"""scripts/evaluate.py: geometry against a training SDF, strain, and the batch mode over pockets
-(per-pocket table, mean of per-pocket means and median over pockets, failed pockets counted)."""
+"""scripts/evaluate.py: geometry against a training SDF, strain, the batch mode over pockets
+(per-pocket table, mean of per-pocket means and median over pockets, failed pockets counted),
+and unparsable SDF records (counted, named, skipped)."""
 import json
 from pathlib import Path
 
@@ -128,3 +129,37 @@ def test_benchmark_metrics_times_every_chemistry_metric(tmp_path):
     assert result["n_valid"] == len(SMILES) and "QED" in names and "strain (local MMFF94)" in names
     assert "geometry Wasserstein distances" in names and all(r["seconds"] >= 0 for r in result["timings"])
     one_line_error(cli("benchmark_metrics.py", "--sdf", gen, "--pocket", PROTEIN), "--ref_ligand")
+
+
+def _with_broken_records(path: Path, mols, broken: set[int]) -> Path:
+    """An SDF of ``mols`` where the records numbered in ``broken`` (1-based) have no counts line."""
+    blocks = [Chem.MolToMolBlock(m) for m in mols]
+    blocks = ["broken\n\n\nnot a counts line\nM  END\n" if k + 1 in broken else b for k, b in enumerate(blocks)]
+    path.write_text("".join(b + "$$$$\n" for b in blocks))
+    return path
+
+
+def test_unparsable_records_are_counted_named_and_skipped(tmp_path):
+    gen = _with_broken_records(tmp_path / "gen.sdf", [embedded(s, 0) for s in SMILES], {2, 4})
+    res = cli("evaluate.py", gen, "--out", tmp_path / "r")
+    assert res.returncode == 0, res.stderr[-2000:]
+    warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("warning:")]
+    assert warnings == [f"warning: {gen}: 2 of 5 records could not be parsed (records 2, 4); evaluated the other 3"]
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["n_molecules"] == 3 and metrics["unparsable_records"] == [2, 4]
+    assert pd.read_csv(tmp_path / "r" / "molecules.csv")["record"].tolist() == [1, 3, 5]
+    assert "records 2, 4" in (tmp_path / "r" / "metrics.md").read_text()
+    none = _with_broken_records(tmp_path / "none.sdf", [embedded("CCO", 0)] * 2, {1, 2})
+    one_line_error(cli("evaluate.py", none, "--out", tmp_path / "r2"), "none.sdf", "none of its 2 records")
+
+
+def test_batch_skips_unparsable_records_per_pocket(tmp_path):
+    _with_broken_records(tmp_path / "gen.sdf", [Chem.MolFromMolFile(str(LIGAND))] * 3, {2})
+    csv = tmp_path / "pockets.csv"
+    csv.write_text(f"name,pocket,ref_ligand,generated\nsite,{PROTEIN},{LIGAND},gen.sdf\n")
+    res = cli("evaluate.py", "--batch", csv, "--out", tmp_path / "report")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "warning: pocket site: " in res.stderr and "1 of 3 records could not be parsed (record 2)" in res.stderr
+    per_pocket = pd.read_csv(tmp_path / "report" / "per_pocket.csv")
+    assert per_pocket["n_molecules"].tolist() == [2] and "(record 2)" in per_pocket["skipped_records"][0]
+    assert pd.read_csv(tmp_path / "report" / "molecules.csv")["record"].tolist()[:2] == [1, 3]

@@ -6,7 +6,8 @@ median over pockets.
 The input is a CSV with columns ``pocket`` (protein PDB), ``ref_ligand`` (SDF) and ``generated``
 (SDF), and optionally ``name``; relative paths are resolved against the CSV's folder. A pocket
 whose files are missing or unreadable, or whose evaluation fails as a whole (e.g. a receptor that
-cannot be prepared for Vina), is kept as a row with its ``error`` and counted, never dropped.
+cannot be prepared for Vina), is kept as a row with its ``error`` and counted, never dropped;
+generated records that cannot be parsed are skipped and named in the row's ``skipped_records``.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moldiff.chem.report import NUMERIC, aggregate_over_pockets, molecule_table, summarize
+from moldiff.chem.report import (NUMERIC, aggregate_over_pockets, molecule_table, read_generated, skipped_records,
+                                  summarize)
 from moldiff.tables import read_rows
 
 COLUMNS = ("pocket", "ref_ligand", "generated")
@@ -61,23 +63,26 @@ def read_pocket_csv(path: str | os.PathLike) -> list[PocketJob]:
 
 
 def evaluate_pocket(job: PocketJob, vina: str = "off", posebusters: str | None = None, strain: bool = False) -> dict:
-    """``{"name", "table"}`` with the molecule table of one pocket (reference ligand last), or
-    ``{"name", "error"}`` with a one-line reason; never raises (runs in worker processes)."""
+    """``{"name", "table", "skipped"}`` with the molecule table of one pocket (SDF record numbers in
+    ``record``, reference ligand last) and a line on the generated records that could not be parsed
+    ("" if none), or ``{"name", "error"}`` with a one-line reason; never raises (runs in worker
+    processes)."""
     from moldiff.chem.io import read_sdf
 
     try:
         for what, p in (("pocket", job.pocket), ("ref_ligand", job.ref_ligand), ("generated", job.generated)):
             if not p.is_file():
                 raise FileNotFoundError(f"{what} file {p}: no such file")
-        mols = read_sdf(job.generated)
+        mols, records, bad = read_generated(job.generated)
         reference = read_sdf(job.ref_ligand, sanitize=True)[0]
         table = molecule_table(mols, job.pocket, reference, vina, posebusters, strain)
+        table.insert(0, "record", pd.array([*records, None], dtype="Int64"))
     except Exception as e:  # one bad pocket must not stop a long batch: it is reported instead
         msg = " ".join(str(e).split()) or type(e).__name__
         if not isinstance(e, (ValueError, OSError)):
             msg = f"{type(e).__name__}: {msg}"
         return {"name": job.name, "error": msg}
-    return {"name": job.name, "table": table}
+    return {"name": job.name, "table": table, "skipped": skipped_records(job.generated, bad, len(mols)) if bad else ""}
 
 
 def pocket_row(name: str, table: pd.DataFrame) -> dict:
@@ -103,7 +108,8 @@ def evaluate_pockets(jobs: Sequence[PocketJob], vina: str = "off", posebusters: 
                      workers: int = 1, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Evaluate every pocket (in a process pool when ``workers`` > 1, with a progress bar).
 
-    Returns the per-pocket table (one row per job, in order; failed pockets carry only ``error``),
+    Returns the per-pocket table (one row per job, in order; failed pockets carry only ``error``;
+    ``skipped_records`` says which generated records could not be parsed),
     all molecules with a ``pocket`` column (reference ligands included, ``is_reference``), and
     ``{name: reason}`` of the failed pockets.
     """
@@ -124,10 +130,11 @@ def evaluate_pockets(jobs: Sequence[PocketJob], vina: str = "off", posebusters: 
             failed[job.name] = res["error"]
             rows.append({"pocket": job.name, "error": res["error"]})
             continue
-        rows.append(pocket_row(job.name, res["table"]) | {"error": ""})
+        rows.append(pocket_row(job.name, res["table"]) | {"skipped_records": res["skipped"], "error": ""})
         tables.append(res["table"].assign(pocket=job.name))
     per_pocket = pd.DataFrame(rows)
-    per_pocket = per_pocket[[c for c in per_pocket if c != "error"] + ["error"]]
+    last = [c for c in ("skipped_records", "error") if c in per_pocket]
+    per_pocket = per_pocket[[c for c in per_pocket if c not in last] + last]
     for c in ("n_molecules", "n_valid", "vina_failed", "strain_failed"):  # counts stay integers next to failed rows
         if c in per_pocket:
             per_pocket[c] = per_pocket[c].astype("Int64")

@@ -1,8 +1,8 @@
 """Per-molecule property table and its summary, for reports (no torch): validity, QED, SA, logP,
 Lipinski rules, ring sizes, optionally the local MMFF strain energy, and in a pocket the Vina
-scores and PoseBusters verdict, with the reference ligand on the same footing; and the
-aggregation over pockets used by the per-pocket benchmarks (mean of per-pocket values and
-median over pockets)."""
+scores and PoseBusters verdict, with the reference ligand on the same footing; the aggregation
+over pockets used by the per-pocket benchmarks (mean of per-pocket values and median over
+pockets); and the reading of generated SDFs, where a bad record is counted, not fatal."""
 from __future__ import annotations
 
 import math
@@ -14,11 +14,31 @@ import pandas as pd
 from rdkit import Chem
 
 from moldiff.chem.build import canonical_smiles
+from moldiff.chem.io import read_sdf
 from moldiff.chem.metrics import ring_size_fractions, validity_error
 from moldiff.chem.properties import lipinski_rules, logp, qed, ring_sizes, sa_score
 
 #: Per-molecule numeric columns summarised by mean and median.
 NUMERIC = ("qed", "sa", "logp", "lipinski", "vina_score", "vina_min", "vina_dock", "strain")
+
+
+def read_generated(path: str | os.PathLike) -> tuple[list[Chem.Mol], list[int], list[int]]:
+    """The molecules of a generated SDF that can be parsed, their record numbers and the numbers
+    of the records that cannot (1-based), so one broken record does not void a whole run;
+    ``ValueError("<path>: ...")`` when the file is missing or no record is usable."""
+    records = read_sdf(path, strict=False)
+    good = [k + 1 for k, m in enumerate(records) if m is not None]
+    if not good:
+        raise ValueError(f"{path}: none of its {len(records)} records could be parsed" if records
+                         else f"{path}: file contains no molecules")
+    return [records[k - 1] for k in good], good, [k + 1 for k, m in enumerate(records) if m is None]
+
+
+def skipped_records(path: str | os.PathLike, bad: Sequence[int], usable: int, shown: int = 20) -> str:
+    """One line on the records of ``path`` that could not be parsed: how many and which."""
+    which = ", ".join(map(str, bad[:shown])) + (f", ... ({len(bad) - shown} more)" if len(bad) > shown else "")
+    return (f"{path}: {len(bad)} of {len(bad) + usable} records could not be parsed (record{'s' * (len(bad) > 1)} "
+            f"{which}); evaluated the other {usable}")
 
 
 def _properties(mol: Chem.Mol) -> dict:
