@@ -9,9 +9,11 @@ Writes ``metrics.json`` (stability/validity metrics and a property summary), ``m
 ``molecules.csv`` (one row per molecule: its SDF record number, validity and its reason, SMILES,
 QED, SA, logP, Lipinski rules, ring sizes; Vina score-only/minimized/docked and the PoseBusters
 verdict with a pocket; the local MMFF94 strain energy with ``--strain``; the reference ligand as
-the last row), ``properties.png`` (histograms against the reference) and ``molecules.png`` (the
-top 24 valid molecules in 2D: best Vina minimized score when Vina ran, else highest QED).
-Records of the SDF that cannot be parsed are counted and named in one warning line (and in
+the last row), ``properties.png`` (histograms against the reference), ``molecules.png`` (the top
+24 valid molecules in 2D: best Vina minimized score when Vina ran, else highest QED) and
+``report.html`` (one self-contained page that opens offline: the molecules in 3D in the pocket,
+a sortable table with 2D depictions, the plots; see ``moldiff.chem.html_report``). Records of
+the SDF that cannot be parsed are counted and named in one warning line (and in
 ``metrics.json``), the others are evaluated; the run fails only when no record is usable.
 
 ``--train_sdf`` (training or reference molecules with 3D coordinates) adds ``geometry.json``
@@ -73,6 +75,7 @@ def main() -> int:
         return _batch(args)
     import pandas as pd
 
+    from moldiff.chem.html_report import write_html_report
     from moldiff.chem.io import read_sdf
     from moldiff.chem.metrics import evaluate_molecules, format_table
     from moldiff.chem.report import molecule_table, read_generated, skipped_records, summarize
@@ -99,7 +102,7 @@ def main() -> int:
     if bad:
         text = f"Skipped: {notes[0]}.\n\n{text}"
     extra = {"unparsable_records": bad} if bad else {}
-    written = ["metrics.json", "metrics.md", "molecules.csv", "properties.png", "molecules.png"]
+    written = ["metrics.json", "metrics.md", "molecules.csv", "properties.png", "molecules.png", "report.html"]
     if train_mols is not None:
         geo_md, extra["geometry"] = _geometry(mols, train_mols, args.min_count, out)
         text += "\n\n" + geo_md
@@ -109,6 +112,10 @@ def main() -> int:
     write_text(out / "molecules.csv", table.to_csv(index=False))
     _plot(table, out / "properties.png")
     _top_grid(mols, table, out / "molecules.png")
+    title = f"moldiff report: {Path(args.sdf).name}" + (f" in {Path(args.pocket).name}" if args.pocket else "")
+    write_html_report(out / "report.html", mols, table, protein=args.pocket, reference=reference, records=records,
+                      plots=[out / name for name in written if name.endswith(".png") and name != "molecules.png"],
+                      title=title, notes=notes)
     print(text)
     print(f"wrote {', '.join(written)} to {out}")
     return 0
