@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chemtools import demo_ligand_and_shifted
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdMolAlign
 
@@ -227,12 +228,7 @@ def test_box_and_selenomethionine_rewrite():
 def test_pose_filter_passes_the_crystal_pose_and_flags_a_clash():
     from moldiff.chem.posefilter import PocketFilter
 
-    ligand = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf"))
-    moved = Chem.Mol(ligand)
-    conf = moved.GetConformer()
-    for i in range(moved.GetNumAtoms()):
-        p = conf.GetAtomPosition(i)
-        conf.SetAtomPosition(i, (p.x + 3.0, p.y, p.z))
+    ligand, moved = demo_ligand_and_shifted(3.0)
     crystal, clash = PocketFilter(EXAMPLES / "1ia1_protein.pdb").failures([ligand, moved])
     assert crystal == [] and clash and not any("bond" in check for check in clash)
 

@@ -1,21 +1,12 @@
 """PoseBusters through moldiff: a crystal ligand passes, the same ligand pushed into the protein fails."""
-from pathlib import Path
-
 import pytest
-from rdkit import Chem
+from chemtools import EXAMPLES, demo_ligand_and_shifted
 
 from moldiff.chem.posecheck import posebusters_table
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "data/examples"
-
 
 def test_crystal_pose_passes_and_a_pose_inside_the_protein_fails():
-    ligand = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf"))
-    moved = Chem.Mol(ligand)
-    conf = moved.GetConformer()
-    for i in range(moved.GetNumAtoms()):
-        p = conf.GetAtomPosition(i)
-        conf.SetAtomPosition(i, (p.x + 3.0, p.y, p.z))
+    ligand, moved = demo_ligand_and_shifted(3.0)
     table = posebusters_table([ligand, moved], EXAMPLES / "1ia1_protein.pdb")
     assert len(table) == 2 and bool(table.loc[0, "pb_valid"])
     assert not table.loc[1, "pb_valid"]
