@@ -163,3 +163,14 @@ def test_batch_skips_unparsable_records_per_pocket(tmp_path):
     per_pocket = pd.read_csv(tmp_path / "report" / "per_pocket.csv")
     assert per_pocket["n_molecules"].tolist() == [2] and "(record 2)" in per_pocket["skipped_records"][0]
     assert pd.read_csv(tmp_path / "report" / "molecules.csv")["record"].tolist()[:2] == [1, 3]
+
+
+def test_properties_ignore_explicit_hydrogens():
+    from moldiff.chem.report import molecule_table
+
+    heavy = embedded("CC(=O)Nc1ccc(O)cc1", 0)
+    table = molecule_table([heavy, Chem.AddHs(heavy, addCoords=True)])
+    numbers = table[["qed", "sa", "logp", "lipinski"]].to_numpy(float)
+    np.testing.assert_allclose(numbers[0], numbers[1])
+    assert table["ring_sizes"][0] == table["ring_sizes"][1] and table["smiles"][0] == table["smiles"][1]
+    assert table["sa"][0] < 2  # paracetamol is easy to make (7.1 when its hydrogens counted)

@@ -47,6 +47,7 @@ def _properties(mol: Chem.Mol) -> dict:
     if not error:
         clean = Chem.Mol(mol)
         Chem.SanitizeMol(clean)
+        clean = Chem.RemoveHs(clean)  # explicit hydrogens would count as fragments in SA (paracetamol: 7.1, not 1.4)
         row |= {"smiles": canonical_smiles(clean), "qed": qed(clean), "sa": sa_score(clean), "logp": logp(clean),
                 "lipinski": lipinski_rules(clean), "ring_sizes": " ".join(map(str, sorted(ring_sizes(clean))))}
     return row
