@@ -65,8 +65,6 @@ def prepare_receptor(protein: str | os.PathLike, ph: float = 7.4) -> str:
 def prepare_ligand(mol: Chem.Mol) -> str:
     """Ligand PDBQT text (meeko) of a 3D molecule, made plain (meeko refuses query atoms and bonds,
     see :func:`moldiff.chem.io.plain_molecule`) and sanitized; hydrogens added with coordinates."""
-    from meeko import MoleculePreparation, PDBQTWriterLegacy
-
     from moldiff.chem.io import plain_molecule
 
     if mol.GetNumConformers() == 0:
@@ -75,12 +73,23 @@ def prepare_ligand(mol: Chem.Mol) -> str:
         clean = Chem.Mol(plain_molecule(mol))
         Chem.SanitizeMol(clean)  # molecules read unsanitized lack the aromaticity meeko's charges need
         with_h = Chem.AddHs(clean, addCoords=True)
-        setups = MoleculePreparation().prepare(with_h)
+    except Exception as e:
+        raise DockingError(f"ligand cannot be typed for Vina: {' '.join(str(e).split())[:160]}") from None
+    return ligand_pdbqt(with_h)
+
+
+def ligand_pdbqt(mol_h: Chem.Mol) -> str:
+    """Meeko's PDBQT text of a sanitized 3D molecule with explicit hydrogens (Vina and rustina
+    take the same ligand format); :class:`DockingError` with meeko's reason if it fails."""
+    from meeko import MoleculePreparation, PDBQTWriterLegacy
+
+    try:
+        setups = MoleculePreparation().prepare(mol_h)
         text, ok, err = PDBQTWriterLegacy.write_string(setups[0])
     except Exception as e:  # meeko raises RuntimeError and others on odd chemistry
         raise DockingError(f"ligand cannot be typed for Vina: {' '.join(str(e).split())[:160]}") from None
     if not ok:
-        raise DockingError(f"ligand cannot be written as PDBQT: {err.strip()[:160]}")
+        raise DockingError(f"ligand cannot be written as PDBQT: {' '.join(err.split())[:160]}")
     return text
 
 

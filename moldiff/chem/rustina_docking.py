@@ -113,20 +113,6 @@ def embed(mol: Chem.Mol, seed: int, mmff: bool = True) -> Chem.Mol:
     return with_h
 
 
-def ligand_pdbqt(mol_h: Chem.Mol) -> str:
-    """Meeko PDBQT of a 3D molecule with explicit hydrogens; ValueError if Meeko fails."""
-    from meeko import MoleculePreparation, PDBQTWriterLegacy
-
-    try:
-        setups = MoleculePreparation().prepare(mol_h)
-        text, ok, err = PDBQTWriterLegacy.write_string(setups[0])
-    except Exception as err:  # Meeko raises RuntimeError and others on odd chemistry
-        raise ValueError(f"Meeko cannot type the ligand: {' '.join(str(err).split())[:160]}") from None
-    if not ok:
-        raise ValueError(f"Meeko cannot write the ligand: {' '.join(err.split())[:160]}")
-    return text
-
-
 def pose_from_pdbqt(pdbqt: str, mol: Chem.Mol) -> Chem.Mol:
     """Heavy-atom copy of ``mol`` with the coordinates of the docked PDBQT ``pdbqt``.
 

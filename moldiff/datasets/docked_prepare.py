@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from moldiff.atomic import write_text
 from moldiff.chem.build import canonical_smiles
+from moldiff.chem.docking import ligand_pdbqt
 from moldiff.chem.posefilter import PocketFilter
 from moldiff.chem.rustina_docking import (
     Box,
@@ -52,7 +53,6 @@ from moldiff.chem.rustina_docking import (
     box_around,
     dock_batch,
     embed,
-    ligand_pdbqt,
     longest_distance,
     pose_from_pdbqt,
     prepare_receptor,

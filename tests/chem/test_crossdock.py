@@ -201,7 +201,7 @@ def test_crystal_pose_converts_to_the_same_arrays_as_the_crystal_cache(tmp_path:
 
 
 def test_docked_pdbqt_maps_back_onto_the_ligand_atoms():
-    from moldiff.chem.rustina_docking import ligand_pdbqt
+    from moldiff.chem.docking import ligand_pdbqt
 
     ligand = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf"))
     shuffled = Chem.RenumberAtoms(ligand, list(reversed(range(ligand.GetNumAtoms()))))
