@@ -61,8 +61,12 @@ class Browser:
         os.close(to_browser)
         os.close(from_browser)
         self._buffer, self._id = b"", 0
+        #: uncaught JavaScript exceptions of the page, one line each, as they arrive
+        self.errors: list[str] = []
         target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-        self._session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)["sessionId"]
+        attached = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)
+        self._session = attached["sessionId"]
+        self.send("Runtime.enable")  # reports uncaught exceptions as events
         self.send("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
@@ -105,6 +109,10 @@ class Browser:
                 self._buffer += chunk
             raw, self._buffer = self._buffer.split(b"\0", 1)
             reply = json.loads(raw)
+            if reply.get("method") == "Runtime.exceptionThrown":
+                details = reply["params"]["exceptionDetails"]
+                text = details.get("exception", {}).get("description") or details.get("text", "")
+                self.errors.append(text.splitlines()[0] if text else "exception")
             if reply.get("id") == self._id:  # anything else is an event
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error'].get('message')}")
@@ -125,7 +133,8 @@ class Browser:
                 raise TimeoutError(f"{expression} still false after {timeout or self.timeout:g} s")
             time.sleep(0.05)
 
-    def open(self, path: str | os.PathLike, ready: str = "document.body && document.body.dataset.ready === '1'") -> None:
+    def open(self, path: str | os.PathLike,
+             ready: str = "document.body && document.body.dataset.ready === '1'") -> None:
         """Load a local file and wait until ``ready`` (a JavaScript expression) holds."""
         self.send("Page.navigate", {"url": Path(path).resolve().as_uri()})
         self.wait_for(ready)
@@ -139,7 +148,8 @@ class Browser:
         if box is None:
             raise ValueError(f"no element matches {selector}")
         for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1})
+            self.send("Input.dispatchMouseEvent",
+                      {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1})
 
     def screenshot(self, selector: str | None = None) -> bytes:
         """PNG of the viewport, or of the element matching ``selector`` (scrolled into view)."""

@@ -87,4 +87,12 @@ def test_report_in_headless_chromium_draws_and_follows_table_clicks(report):
         order = browser.evaluate("Array.from(document.querySelectorAll('#molecule-table tbody tr'))"
                                  ".map(r => r.dataset.index)")
         assert order[-1] == "2" and sorted(order) == ["0", "1", "2", "3"]
+        browser.click("#next")  # the shown ligand is the last row: round to the first
+        assert browser.evaluate("document.body.dataset.current") == order[0]
+        for control in ("#show-surface", "#show-surface", "#show-pocket", "#show-reference"):
+            browser.click(control)
+        browser.evaluate("(() => { for (const id of ['mode', 'colouring']) { const s = document.getElementById(id);"
+                         " for (const o of s.options) { s.value = o.value; s.dispatchEvent(new Event('change')); } } })()")
+        browser.evaluate("new Promise(r => setTimeout(r, 300))")  # let the surface's promise settle
+        assert browser.errors == []
     assert time.monotonic() - start < 60

@@ -35,7 +35,7 @@
     return "#" + c.map(function (v) { return v.toString(16).padStart(2, "0"); }).join("");
   }
   function range(key) {
-    const values = data.ligands.map(function (lig) { return lig.values[key]; }).filter(function (v) { return v !== null; });
+    const values = data.ligands.map((lig) => lig.values[key]).filter((v) => v !== null && v !== undefined);
     return [Math.min.apply(null, values), Math.max.apply(null, values)];
   }
   function carbon(k) {  // carbon colour of ligand k under the current colouring
@@ -49,20 +49,21 @@
     if (!c.lower_better) t = 1 - t;  // t = 0 is the best value
     return t < 0.5 ? mix(SCALE[0], SCALE[1], 2 * t) : mix(SCALE[1], SCALE[2], 2 * t - 1);
   }
+  function swatch(colour, label) { return '<span class="swatch" style="background:' + colour + '"></span>' + label; }
   function legend() {
     const key = colouring.value, box = document.getElementById("legend");
-    let ref = showReference.parentNode.hidden ? "" : '<span class="swatch" style="background:' + REFERENCE + '"></span>reference';
-    if (pocket && pocket.selectedAtoms({ hetflag: true }).length) ref += '<span class="swatch" style="background:' + COFACTOR + '"></span>cofactor';
+    let others = showReference.parentNode.hidden ? "" : swatch(REFERENCE, "reference");
+    if (pocket && pocket.selectedAtoms({ hetflag: true }).length) others += swatch(COFACTOR, "cofactor");
     if (key === "valid") {
-      box.innerHTML = '<span class="swatch" style="background:' + VALID + '"></span>valid' +
-        '<span class="swatch" style="background:' + INVALID + '"></span>invalid' + ref;
+      box.innerHTML = swatch(VALID, "valid") + swatch(INVALID, "invalid") + others;
       return;
     }
-    const c = data.colourings.find(function (x) { return x.key === key; }), r = range(key);
+    const c = data.colourings.find((x) => x.key === key), r = range(key);
     const ends = c.lower_better ? [r[0], r[1]] : [r[1], r[0]];
-    box.innerHTML = "carbons by " + c.label + '<div class="bar" style="background:linear-gradient(to right,' +
-      SCALE.join(",") + ')"></div><div class="bar-labels"><span>' + ends[0].toFixed(2) + " (best)</span><span>" +
-      ends[1].toFixed(2) + "</span></div>" + '<span class="swatch" style="background:' + MISSING + '"></span>no value' + ref;
+    box.innerHTML = "carbons by " + c.label +
+      '<div class="bar" style="background:linear-gradient(to right,' + SCALE.join(",") + ')"></div>' +
+      '<div class="bar-labels"><span>' + ends[0].toFixed(2) + " (best)</span><span>" + ends[1].toFixed(2) +
+      "</span></div>" + swatch(MISSING, "no value") + others;
   }
   function style(model, k, radius) {
     model.setStyle({}, { stick: { radius: radius } });
@@ -92,14 +93,14 @@
     current = k;
     rows.forEach(function (row) { row.classList.toggle("current", Number(row.dataset.index) === k); });
     const lig = data.ligands[k];
-    document.getElementById("shown").textContent = "shown: " + (lig.reference ? "reference ligand" : "ligand " + lig.label) +
-      (lig.reference ? "" : lig.valid ? " (valid)" : " (invalid)");
+    document.getElementById("shown").textContent = "shown: " +
+      (lig.reference ? "reference ligand" : "ligand " + lig.label + (lig.valid ? " (valid)" : " (invalid)"));
     if (!pocket) viewer.zoomTo({ model: ligands[k] });
     draw();
     body.dataset.current = String(k);
   }
   function step(delta) {  // previous/next row in the table's current order
-    const order = Array.from(document.querySelectorAll("#molecule-table tbody tr")).map(function (r) { return Number(r.dataset.index); });
+    const order = Array.from(document.querySelectorAll("#molecule-table tbody tr"), (r) => Number(r.dataset.index));
     const at = order.indexOf(current);
     select(order[(at + delta + order.length) % order.length]);
   }
@@ -128,7 +129,10 @@
   [mode, colouring, showReference, showPocket].forEach(function (el) { el.addEventListener("change", draw); });
   showSurface.addEventListener("change", function () {
     if (surface !== null) { viewer.removeSurface(surface); surface = null; }
-    if (showSurface.checked) surface = viewer.addSurface($3Dmol.SurfaceType.VDW, { opacity: 0.6, color: "white" }, { model: pocket });
+    if (showSurface.checked) {
+      // a promise carrying the surface's id
+      surface = viewer.addSurface($3Dmol.SurfaceType.VDW, { opacity: 0.6, color: "white" }, { model: pocket }).surfid;
+    }
     viewer.render();
   });
   document.getElementById("previous").addEventListener("click", function () { step(-1); });

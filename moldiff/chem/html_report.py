@@ -67,7 +67,8 @@ def write_html_report(path: str | os.PathLike, mols: Sequence[Chem.Mol], table: 
 
 def build_html(mols: Sequence[Chem.Mol], table: pd.DataFrame, *, protein: str | os.PathLike | None = None,
                reference: Chem.Mol | None = None, records: Sequence[int] | None = None,
-               plots: Sequence[str | os.PathLike] = (), title: str = "moldiff report", notes: Sequence[str] = ()) -> str:
+               plots: Sequence[str | os.PathLike] = (), title: str = "moldiff report",
+               notes: Sequence[str] = ()) -> str:
     """The report's HTML text (see :func:`write_html_report`)."""
     everything = list(mols) + ([reference] if reference is not None else [])
     if len(table) != len(everything):
@@ -96,12 +97,14 @@ def build_html(mols: Sequence[Chem.Mol], table: pd.DataFrame, *, protein: str | 
 <div id="viewer"></div>
 <div id="controls">
 <p id="shown">&nbsp;</p>
-<label>show <select id="mode"><option value="one">one ligand</option><option value="overlay">all ligands</option></select></label>
+<label>show <select id="mode"><option value="one">one ligand</option>
+<option value="overlay">all ligands</option></select></label>
 <label>colour by <select id="colouring"></select></label>
 <label><input type="checkbox" id="show-reference" checked> reference ligand</label>
 <label><input type="checkbox" id="show-pocket" checked> pocket residues</label>
 <label><input type="checkbox" id="show-surface"> pocket surface</label>
-<p><button id="previous" type="button">&#9664; previous</button> <button id="next" type="button">next &#9654;</button></p>
+<p><button id="previous" type="button">&#9664; previous</button>
+<button id="next" type="button">next &#9654;</button></p>
 <div id="legend"></div>
 <p class="hint">Drag to rotate, scroll to zoom. Click a row of the table to show that ligand;
 click a column header to sort.</p>
@@ -109,7 +112,8 @@ click a column header to sort.</p>
 </section>
 <section id="molecules"><h2>Molecules</h2>{_table_html(table, everything, labels)}</section>
 <section id="plots"><h2>Plots</h2>{_plots_html(plots)}</section>
-<footer>3D view: 3Dmol.js {_THREEDMOL_VERSION} (BSD-3-Clause; licence in this file's source). Written by moldiff.</footer>
+<footer>3D view: 3Dmol.js {_THREEDMOL_VERSION} (BSD-3-Clause; licence in this file's source).
+Written by moldiff.</footer>
 <script type="application/json" id="report-data">{payload}</script>
 <script>{(ASSETS / "report.js").read_text()}</script>
 </body></html>
@@ -118,8 +122,8 @@ click a column header to sort.</p>
 
 def _threedmol() -> str:
     """3Dmol.js with its banner and licence text (which its redistribution must carry) in front."""
-    notice = (ASSETS / "3Dmol-LICENSE.txt").read_text()
-    return f"{(ASSETS / '3Dmol-min.js.LICENSE.txt').read_text()}/*!\n{notice}*/\n{(ASSETS / '3Dmol-min.js').read_text()}"
+    banner, notice = (ASSETS / "3Dmol-min.js.LICENSE.txt").read_text(), (ASSETS / "3Dmol-LICENSE.txt").read_text()
+    return f"{banner}/*!\n{notice}*/\n{(ASSETS / '3Dmol-min.js').read_text()}"
 
 
 def pocket_pdb(atoms: ProteinAtoms, ligands: Sequence[Chem.Mol], reference: Chem.Mol | None = None,
@@ -139,11 +143,12 @@ def pocket_pdb(atoms: ProteinAtoms, ligands: Sequence[Chem.Mol], reference: Chem
     pocket = atoms.select(keep)
     lines = []
     for k in range(len(pocket)):
-        name = str(pocket.atom_name[k])
-        lines.append(f"{'HETATM' if pocket.hetero[k] else 'ATOM':<6}{k + 1:>5} {name if len(name) == 4 else ' ' + name:<4}"
+        name, (x, y, z) = str(pocket.atom_name[k]), pocket.pos[k]
+        name = name if len(name) == 4 else " " + name  # PDB column rule: 1-letter elements start in column 14
+        lines.append(f"{'HETATM' if pocket.hetero[k] else 'ATOM':<6}{k + 1:>5} {name:<4}"
                      f" {str(pocket.res_name[k]):>3} {str(pocket.chain[k])[:1]:1}{int(pocket.res_seq[k]):>4}"
-                     f"{str(pocket.icode[k])[:1]:1}   {pocket.pos[k, 0]:8.3f}{pocket.pos[k, 1]:8.3f}{pocket.pos[k, 2]:8.3f}"
-                     f"  1.00  0.00          {str(pocket.element[k]).upper():>2}")
+                     f"{str(pocket.icode[k])[:1]:1}   {x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00"
+                     f"          {str(pocket.element[k]).upper():>2}")
     return "\n".join(lines + ["END", ""])
 
 
