@@ -35,13 +35,14 @@ def test_resume_is_exact(small_qm9, tmp_path, one_thread, monkeypatch):
     """Bit-identical exported (EMA) weights for an uninterrupted run, a run stopped at max_steps
     and continued, and a run killed just after its step-3 checkpoint was written (before
     anything else runs at the end of that batch): that checkpoint holds the EMA of step 3."""
-    import moldiff.training.run as run_module
+    from pytorch_lightning.callbacks import ModelCheckpoint
 
-    class KilledAfterCheckpoint(run_module.ModelCheckpoint):
-        def on_train_batch_end(self, trainer, *args, **kwargs) -> None:
-            super().on_train_batch_end(trainer, *args, **kwargs)
-            if trainer.global_step == 3:
-                raise _Killed
+    saving = ModelCheckpoint.on_train_batch_end
+
+    def killed_after_checkpoint(self, trainer, *args, **kwargs) -> None:
+        saving(self, trainer, *args, **kwargs)
+        if trainer.global_step == 3:
+            raise _Killed
 
     sched = ["train.lr_warmup_steps=2", "train.lr_decay_start=3", "train.lr_decay_steps=2", "train.lr_min=1.0e-5",
              "train.ckpt_every_n_steps=3"]
@@ -49,7 +50,7 @@ def test_resume_is_exact(small_qm9, tmp_path, one_thread, monkeypatch):
     train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=3", *sched))
     continued = train(_cfg(small_qm9, tmp_path / "b", "train.max_steps=6", *sched))  # picks up last.ckpt
     with monkeypatch.context() as m:
-        m.setattr(run_module, "ModelCheckpoint", KilledAfterCheckpoint)
+        m.setattr(ModelCheckpoint, "on_train_batch_end", killed_after_checkpoint)
         with pytest.raises(_Killed):
             train(_cfg(small_qm9, tmp_path / "c", "train.max_steps=6", *sched))
     ckpt = torch.load(tmp_path / "c" / "checkpoints" / "last.ckpt", weights_only=False)
