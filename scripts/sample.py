@@ -61,6 +61,11 @@ def main() -> int | None:
     pocket.add_argument("--radius", type=float, default=None, help="with --center: residues with an atom this close (Å)")
     pocket.add_argument("--pocket_cutoff", type=float, default=8.0, help="with --ref_ligand (Å, default 8)")
     pocket.add_argument("--keep_hetero", action="store_true", help="keep ions and cofactors as pocket atoms")
+    pocket.add_argument("--prepare", action="store_true",
+                        help="prepare the protein first (PDBFixer: missing heavy atoms of present residues, hydrogens "
+                             "at --ph; reproducible; hetero groups removed); writes <outfile>.prepared.pdb and "
+                             "reports what was added")
+    pocket.add_argument("--ph", type=float, default=7.4, help="with --prepare: pH for the hydrogens (default 7.4)")
     pocket.add_argument("--steric", type=float, default=None, metavar="DIST",
                         help="steric guidance: keep generated atoms at least DIST Å from pocket atoms while sampling "
                              "(default: the model's, 2.5 for the shipped pocket model; 0 turns it off)")
@@ -101,8 +106,15 @@ def main() -> int | None:
         raise ValueError("--ref_ligand, --resi_list and --center define a pocket: give the protein with --pocket")
     from moldiff.screen import check_writable
 
+    if args.prepare and (args.pockets or not args.pocket or args.keep_hetero):
+        raise ValueError("--prepare prepares the protein of --pocket (not --pockets), and removes hetero groups: "
+                         "leave out --keep_hetero")
+    if not 0.0 <= args.ph <= 14.0:
+        raise ValueError(f"--ph must lie between 0 and 14, got {args.ph:g}")
     if not args.pockets:  # outputs are checked before any work, not after sampling
         check_writable(args.outfile)
+        if args.prepare:
+            check_writable(_prepared_path(args.outfile))
     elif args.out_dir:
         check_writable(Path(args.out_dir) / "index.csv")
     import torch
@@ -119,6 +131,8 @@ def main() -> int | None:
         return _screen(args, device)
     model = load_model(args.model or ("pocket" if args.pocket else "qm9"), device)
     pocket = None
+    if args.prepare:
+        args.pocket = _prepare(args.pocket, args.ph, _prepared_path(args.outfile))
     if args.pocket:
         pocket = load_pocket(args.pocket, args.ref_ligand, args.resi_list, args.center, args.radius,
                              args.pocket_cutoff, args.keep_hetero, model.cfg.data.pocket_representation)
@@ -173,6 +187,22 @@ def _screen(args, device: str) -> int:
     for r in failed:
         print(f"  {r['name']}: {r.get('error') or r['status']}")
     return 1 if len(failed) == len(rows) else 0
+
+
+def _prepared_path(outfile: str) -> Path:
+    """Where --prepare writes the prepared protein: beside the SDF, ``ligands.sdf`` -> ``ligands.prepared.pdb``."""
+    return Path(outfile).with_suffix(".prepared.pdb")
+
+
+def _prepare(protein: str, ph: float, out: Path) -> str:
+    """--prepare: the prepared protein written to ``out`` (atomically), what was added printed; its path."""
+    from moldiff.atomic import write_text
+    from moldiff.chem.prepare import prepare_protein
+
+    prepared = prepare_protein(protein, ph)
+    write_text(out, prepared.pdb)
+    print(f"prepared {protein} at pH {ph:g} -> {out}: {prepared.summary()}")
+    return str(out)
 
 
 def _properties(model, items: list[str] | None) -> dict[str, float] | None:

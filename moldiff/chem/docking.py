@@ -14,9 +14,7 @@ optimisation inside the site (``minimize``) and for the best pose of a global se
 """
 from __future__ import annotations
 
-import io
 import os
-import random
 import tempfile
 from typing import Sequence
 
@@ -29,37 +27,18 @@ class DockingError(ValueError):
 
 
 def prepare_receptor(protein: str | os.PathLike, ph: float = 7.4) -> str:
-    """Rigid receptor PDBQT text from a PDB file (see the module docstring)."""
+    """Rigid receptor PDBQT text from a PDB file, prepared by
+    :func:`moldiff.chem.prepare.prepare_protein` (the module docstring says how)."""
     from openbabel import pybel
-    from openmm import Platform
-    from openmm.app import PDBFile
-    from pdbfixer import PDBFixer
 
-    if not os.path.isfile(protein):
-        raise DockingError(f"{protein}: no such file")
+    from moldiff.chem.prepare import prepare_protein
+
     try:
-        # preparation is made reproducible (Reference platform, seeds below): added side chains
-        # and hydrogens moved from run to run, changing the Vina score of a ligand beside them
-        fixer = PDBFixer(filename=str(protein), platform=Platform.getPlatformByName("Reference"))
-    except Exception as e:  # PDBFixer raises several types on unreadable input
-        raise DockingError(f"{protein}: not a readable PDB file ({type(e).__name__})") from None
-    fixer.removeHeterogens(keepWater=False)
-    if fixer.topology.getNumAtoms() == 0:
-        raise DockingError(f"{protein}: no protein atoms")
-    fixer.findMissingResidues()
-    fixer.missingResidues = {}  # do not model missing loops: only fill in atoms of present residues
-    fixer.findMissingAtoms()
-    fixer.addMissingAtoms(seed=1)  # clashing new atoms get dynamics: unseeded (or seed 0) they moved run to run
-    state = random.getstate()  # OpenMM's Modeller starts hydrogens at positions from the global `random`
-    random.seed(0)
-    try:
-        fixer.addMissingHydrogens(ph)
-    finally:
-        random.setstate(state)
-    buf = io.StringIO()
-    PDBFile.writeFile(fixer.topology, fixer.positions, buf, keepIds=True)
+        prepared = prepare_protein(protein, ph)
+    except ValueError as e:
+        raise DockingError(str(e)) from None
     pybel.ob.obErrorLog.SetOutputLevel(0)
-    return pybel.readstring("pdb", buf.getvalue()).write("pdbqt", opt={"r": None})
+    return pybel.readstring("pdb", prepared.pdb).write("pdbqt", opt={"r": None})
 
 
 def prepare_ligand(mol: Chem.Mol) -> str:
