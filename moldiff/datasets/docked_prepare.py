@@ -45,6 +45,7 @@ from tqdm import tqdm
 from moldiff.atomic import write_text
 from moldiff.chem.build import canonical_smiles
 from moldiff.chem.docking import ligand_pdbqt
+from moldiff.chem.io import read_sdf
 from moldiff.chem.posefilter import PocketFilter
 from moldiff.chem.rustina_docking import (
     Box,
@@ -182,7 +183,7 @@ def plan_jobs(data_root: str | os.PathLike, settings: PlanSettings, moses: Seque
     with BlockLogs():
         for lig, rec in crossdock_pairs(list(complexes.values())):
             if lig not in flex:
-                flex[lig] = Chem.MolFromMolFile(str(root / complexes[lig].ligand))
+                flex[lig] = _read_ligand(root / complexes[lig].ligand)
             add("crossdock", f"crossdock:{lig}@{rec}", rec, lig, flex[lig], cross)
     pool: list[Job] = []
     if settings.moses_per_pocket > 0:
@@ -252,12 +253,16 @@ class _Group:
     part: Path
 
 
+def _read_ligand(path: Path) -> Chem.Mol:
+    """The first molecule of a ligand SDF through the project's one reader (query features made
+    plain), sanitized, heavy atoms only; ``ValueError`` naming the file if unreadable."""
+    return Chem.RemoveHs(read_sdf(path, sanitize=True)[0])
+
+
 def _start_conformer(job: Job, group: _Group) -> tuple[Chem.Mol, Chem.Mol]:
     """(heavy-atom molecule as stored, 3D molecule with hydrogens to dock) of a job."""
     if job.kind == "crossdock":
-        mol = Chem.MolFromMolFile(str(Path(group.data_root) / group.ligands[job.ligand]))
-        if mol is None:
-            raise ValueError("ligand file unreadable")
+        mol = _read_ligand(Path(group.data_root) / group.ligands[job.ligand])
         if group.settings.start == "crystal":
             return mol, Chem.AddHs(mol, addCoords=True)
         return mol, embed(mol, job.seed, mmff=True)
@@ -274,7 +279,7 @@ def _dock_group(group: _Group) -> tuple[dict[str, str], float]:
     root, rec = Path(group.data_root), group.receptor
     status: dict[str, str] = {}
     with BlockLogs():
-        reference = Chem.MolFromMolFile(str(root / rec.ligand)).GetConformer().GetPositions()
+        reference = _read_ligand(root / rec.ligand).GetConformer().GetPositions()
         try:
             receptor = prepare_receptor(root / rec.protein,
                                         box_around(reference, group.settings.padding, group.settings.min_size))
