@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from moldiff.convert import MolArrays
+from moldiff.chem.arrays import MolArrays
 from moldiff.datasets.pockets import Pocket
 from moldiff.engine import Engine
 from moldiff.pipeline import FORMAT, MolDiffModel

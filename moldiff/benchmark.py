@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from tqdm.auto import tqdm
 
-from moldiff.convert import MolArrays
+from moldiff.chem.arrays import MolArrays
 from moldiff.engine import Engine
 from moldiff.nn.base import Context
 from moldiff.pipeline import MolDiffModel

@@ -1,23 +1,11 @@
 """The one torch -> chemistry crossing: batched sampler states to per-molecule numpy arrays."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from moldiff.chem.arrays import MolArrays
 from moldiff.processes.joint import MolState, Topology
 from moldiff.vocab import Vocab
-
-
-@dataclass
-class MolArrays:
-    """One molecule as plain arrays: element symbols, coordinates [n, 3], formal charges [n]
-    and bonds [m, 3] as (i, j, class) with i < j, or None when bonds are not modelled."""
-
-    elements: list[str]
-    pos: np.ndarray
-    charges: np.ndarray
-    bonds: np.ndarray | None
 
 
 def split_state(state: MolState, topo: Topology, vocab: Vocab) -> list[MolArrays]:

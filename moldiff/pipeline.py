@@ -10,7 +10,8 @@ from torch import nn
 
 from moldiff.conditioning import PropertyConditions
 from moldiff.config import Config, ConfigError, build_denoiser, build_process, config_from_dict
-from moldiff.convert import MolArrays, split_state
+from moldiff.chem.arrays import MolArrays
+from moldiff.convert import split_state
 from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
 from moldiff.engine import Engine
 from moldiff.nn.base import Context

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from moldiff.convert import MolArrays
+from moldiff.chem.arrays import MolArrays
 from moldiff.datasets.molecules import training_half
 from moldiff.nn.regressor import PropertyRegressor
 from moldiff.vocab import Vocab

@@ -512,7 +512,7 @@ def _load_fragments(path: Path) -> dict[int, dict]:
     """fragments.json (inpainting runs) with the fixed atoms as MolArrays; {} for de novo runs."""
     import numpy as np
 
-    from moldiff.convert import MolArrays
+    from moldiff.chem.arrays import MolArrays
 
     if not path.exists():
         return {}

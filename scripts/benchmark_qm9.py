@@ -91,7 +91,8 @@ def _evaluate(args, out: Path) -> None:
     import numpy as np
 
     from moldiff.benchmark import evaluate_arrays
-    from moldiff.convert import MolArrays, unpack_arrays
+    from moldiff.chem.arrays import MolArrays
+    from moldiff.convert import unpack_arrays
     from moldiff.datasets.qm9 import load_qm9
     from moldiff.training.run import train_smiles
 

@@ -26,7 +26,8 @@ def test_split_state_assigns_bonds_to_their_molecules():
 
 
 def test_pack_unpack_round_trip(tmp_path):
-    from moldiff.convert import MolArrays, pack_arrays, unpack_arrays
+    from moldiff.chem.arrays import MolArrays
+    from moldiff.convert import pack_arrays, unpack_arrays
 
     rng = np.random.default_rng(0)
     mols = [MolArrays(["C", "O", "H"], rng.normal(size=(3, 3)), np.array([0, -1, 0]), np.array([[0, 1, 1], [0, 2, 1]])),

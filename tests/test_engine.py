@@ -67,7 +67,7 @@ def test_compiled_engine_matches_eager_and_samples():
 def test_sampling_with_bf16_engine_in_a_pocket_keeps_fixed_atoms_and_shapes(sampler):
     import numpy as np
 
-    from moldiff.convert import MolArrays
+    from moldiff.chem.arrays import MolArrays
 
     model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
     g = torch.Generator().manual_seed(0)

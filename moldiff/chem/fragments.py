@@ -17,7 +17,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from moldiff.chem.io import read_sdf
-from moldiff.convert import MolArrays
+from moldiff.chem.arrays import MolArrays
 from moldiff.vocab import BOND_AROMATIC, BOND_DOUBLE, BOND_SINGLE, BOND_TRIPLE, Vocab
 
 _BOND_CLASS = {Chem.BondType.SINGLE: BOND_SINGLE, Chem.BondType.DOUBLE: BOND_DOUBLE,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from clitools import ROOT, cli, one_line_error
-from moldiff.convert import MolArrays
+from moldiff.chem.arrays import MolArrays
 from moldiff.datasets.complexes import load_complexes
 from moldiff.datasets.complexes_prepare import folder_entries, prepare_complexes
 

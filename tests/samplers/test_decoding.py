@@ -163,7 +163,7 @@ def test_a_bond_that_would_split_the_molecule_goes_last():
 def test_inpainting_keeps_fixed_bonds_and_lowers_the_generated_ones():
     """A fixed C-C=O: with valence decoding the fixed atoms and their bonds come back exactly, and
     no fixed or generated atom is overloaded (a bond from a generated atom to the carbonyl O goes)."""
-    from moldiff.convert import MolArrays
+    from moldiff.chem.arrays import MolArrays
 
     fragment = MolArrays(["C", "C", "O"], np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0], [2.2, 1.1, 0.0]]),
                          np.array([0, 0, 0]), np.array([[0, 1, 1], [1, 2, 2]]))

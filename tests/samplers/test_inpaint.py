@@ -5,7 +5,7 @@ import pytest
 import torch
 from oracle import P_TYPE, OracleDenoiser, make_process
 
-from moldiff.convert import MolArrays
+from moldiff.chem.arrays import MolArrays
 from moldiff.nn.graph import pair_id
 from moldiff.processes.joint import Topology
 from moldiff.processes.schedules import cosine
