@@ -57,8 +57,9 @@ class EngineDenoiser(nn.Module):
         self.denoiser = denoiser
         self.dtype = dtype
         self._call = torch.compile(denoiser, dynamic=True) if compile else denoiser
-        for name in ("node_in", "node_out", "pair_in", "pair_out", "context_in", "supports_context", "self_cond"):
-            setattr(self, name, getattr(denoiser, name, False))
+        for name in ("node_in", "node_out", "pair_in", "pair_out", "context_in", "supports_context"):
+            setattr(self, name, getattr(denoiser, name))
+        self.self_cond = getattr(denoiser, "self_cond", False)  # the process hands it the previous estimate
 
     def forward(self, graph: NoisyGraph) -> DenoiserOutput:
         dtype = graph.pos.dtype
