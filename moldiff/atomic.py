@@ -1,8 +1,10 @@
 """Atomic file writes: write to a temporary file in the target's folder, then rename over the
-target, so an interrupted or failed run never leaves a half-written output or destroys the old one."""
+target, so an interrupted or failed run never leaves a half-written output or destroys the old one;
+and the check, before any work, that an output can be written there at all."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -39,3 +41,23 @@ def save_torch(path: str | os.PathLike, obj: object) -> Path:
     import torch
 
     return _atomic(path, "wb", lambda handle: torch.save(obj, handle))
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output file that cannot be written: ``path`` is a folder, or the
+    nearest existing folder above it is not a folder or takes no new file (read-only file system,
+    no permission). A one-line ``PermissionError``/``ValueError`` naming ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{path}: {folder} is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as err:
+        raise PermissionError(f"{path}: cannot write in {folder} ({err.strerror})") from None
+    os.close(handle)
+    os.unlink(probe)

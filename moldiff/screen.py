@@ -19,11 +19,11 @@ from __future__ import annotations
 import csv
 import multiprocessing as mp
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from moldiff.atomic import check_writable
 from moldiff.cli import USER_ERRORS
 from moldiff.tables import read_rows
 
@@ -203,46 +203,21 @@ def _finished(req: PocketRequest, options: ScreenOptions, sdf: Path, row: dict |
     """The index row of a finished pocket: its SDF parses and holds the molecules ``row`` (its
     earlier ``ok`` row) counts, or without counts ``req.n_samples`` unless ``sanitize`` could have
     dropped some; counts missing from ``row`` are taken from the SDF. None: sample it (again)."""
-    from rdkit import Chem
-    from rdkit.rdBase import BlockLogs
+    from moldiff.chem.io import read_sdf
 
     counted = row is not None and row.get("n_molecules", "").isdigit()
     if options.sanitize and not counted:
         return None
     try:
-        text = sdf.read_text()
-    except (OSError, UnicodeDecodeError):  # missing or unreadable
+        mols = read_sdf(sdf, strict=False)  # a record that does not parse is None
+    except (ValueError, OSError, UnicodeDecodeError):  # missing or unreadable
         return None
-    supplier = Chem.SDMolSupplier()
-    supplier.SetData(text, sanitize=False, removeHs=False)
-    with BlockLogs():  # a record that does not parse is None
-        mols = [supplier[k] for k in range(len(supplier))]
     if any(m is None for m in mols) or len(mols) != (int(row["n_molecules"]) if counted else req.n_samples):
         return None
     if counted:
         return row
     valid = sum(m.HasProp("moldiff_valid") and m.GetIntProp("moldiff_valid") for m in mols)
     return _row(req, options, sdf, status="ok", n_molecules=len(mols), n_valid=valid)
-
-
-def check_writable(path: str | os.PathLike) -> None:
-    """Refuse, before any work, an output file that cannot be written: ``path`` is a folder, or the
-    nearest existing folder above it is not a folder or takes no new file (read-only file system,
-    no permission). A one-line ``PermissionError``/``ValueError`` naming ``path``."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder, not a file name")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ValueError(f"{path}: {folder} is not a folder")
-    try:
-        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
-    except OSError as err:
-        raise PermissionError(f"{path}: cannot write in {folder} ({err.strerror})") from None
-    os.close(handle)
-    os.unlink(probe)
 
 
 def _row(req: PocketRequest, options: ScreenOptions, sdf: Path, **values) -> dict:

@@ -22,7 +22,6 @@ Inpainting (fixed atoms stay exactly in place and come first in every molecule, 
   --resamplings r --jump_length j: RePaint resampling (about r times the cost, better joins)
 """
 import argparse
-import math
 from pathlib import Path
 
 from moldiff.cli import run
@@ -94,17 +93,18 @@ def main() -> int | None:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name} must be >= 1, got {value}")
+    from moldiff.chem.pocket import positive_distance
+
     for name in ("radius", "pocket_cutoff"):
-        value = getattr(args, name)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ValueError(f"--{name} must be a positive distance in Å, got {value:g}")
+        if getattr(args, name) is not None:
+            positive_distance(getattr(args, name), f"--{name}")
     if args.engine is not None:
         from moldiff.engine import Engine
 
         Engine.parse(args.engine)  # a bad engine string fails before anything is loaded
     if args.pocket is None and (args.ref_ligand or args.resi_list or args.center):
         raise ValueError("--ref_ligand, --resi_list and --center define a pocket: give the protein with --pocket")
-    from moldiff.screen import check_writable
+    from moldiff.atomic import check_writable
 
     if args.prepare and (args.pockets or not args.pocket or args.keep_hetero):
         raise ValueError("--prepare prepares the protein of --pocket (not --pockets), and removes hetero groups: "

@@ -305,7 +305,7 @@ def _pocket(atoms: ProteinAtoms, mask: np.ndarray, residues: Sequence[str] | Non
     return pocket
 
 
-def _positive(value: float, name: str) -> float:
+def positive_distance(value: float, name: str) -> float:
     """``value`` if it is a positive finite distance, else a ``ValueError`` naming it."""
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive distance in Å, got {value:g}")
@@ -318,7 +318,7 @@ def pocket_from_ligand(atoms: ProteinAtoms, ligand_pos: np.ndarray, cutoff: floa
     Hetero atoms closer than 1 Angstrom to a ligand atom are the reference ligand itself, left in the
     structure file; those groups never enter the pocket.
     """
-    cutoff = _positive(cutoff, "cutoff")
+    cutoff = positive_distance(cutoff, "cutoff")
     ligand_pos = np.asarray(ligand_pos, dtype=np.float64).reshape(-1, 3)
     if len(ligand_pos) == 0:
         raise StructureError(atoms.source, "the reference ligand has no atoms")
@@ -357,7 +357,7 @@ def pocket_from_residues(atoms: ProteinAtoms, residues: str | Sequence[str]) -> 
 
 def pocket_from_center(atoms: ProteinAtoms, center: np.ndarray, radius: float) -> ProteinAtoms:
     """Residues with any atom within ``radius`` Angstrom of ``center`` (3,)."""
-    radius = _positive(radius, "radius")
+    radius = positive_distance(radius, "radius")
     center = np.asarray(center, dtype=np.float64).reshape(3)
     if not np.isfinite(center).all():
         raise ValueError(f"the pocket center must be three finite coordinates, got {center.tolist()}")
