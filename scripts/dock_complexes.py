@@ -28,14 +28,13 @@ from moldiff.cli import run
 def _plan(args: argparse.Namespace) -> None:
     from moldiff.datasets.docked_prepare import (
         PlanSettings,
-        default_moses_csv,
         plan_jobs,
-        read_smiles_csv,
         save_plan,
     )
+    from moldiff.datasets.ligands_prepare import moses_smiles_path, read_smiles
 
     settings = PlanSettings(args.seed, args.moses_per_pocket, args.rigid_max, args.flexible_max, args.flexible_weight)
-    moses = read_smiles_csv(args.moses_csv or default_moses_csv()) if args.moses_per_pocket > 0 else []
+    moses = read_smiles(args.moses_csv or moses_smiles_path()) if args.moses_per_pocket > 0 else []
     jobs = plan_jobs(args.data_root, settings, moses)
     save_plan(args.out, jobs, settings, args.data_root)
     kinds = {kind: sum(j.kind == kind for j in jobs) for kind in ("crossdock", "moses")}

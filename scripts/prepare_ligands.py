@@ -24,9 +24,9 @@ def main() -> None:
     args = ap.parse_args()
     import numpy as np
 
-    from moldiff.datasets.ligands_prepare import prepare_ligands, read_smiles
+    from moldiff.datasets.ligands_prepare import moses_smiles_path, prepare_ligands, read_smiles
 
-    smiles = read_smiles(args.smiles or _moses_path())
+    smiles = read_smiles(args.smiles or moses_smiles_path())
     if args.n is not None:
         if args.n < 1:
             raise ValueError(f"--n must be positive, got {args.n}")
@@ -35,19 +35,6 @@ def main() -> None:
     summary = prepare_ligands(smiles, args.out, args.val_fraction, args.seed, args.workers)
     print(f"wrote {summary['path']}: kept {summary['n_kept']} of {summary['n_in']} in {summary['seconds']:.0f} s; "
           f"per split {summary['kept_by_split']}; skipped {summary['skipped'] or 'none'}")
-
-
-def _moses_path() -> str:
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("moses")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError("molsets is not installed: pip install --no-deps molsets, or pass --smiles")
-    path = Path(spec.origin).parent / "dataset" / "data" / "train.csv.gz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the MOSES training SMILES are missing from the molsets install")
-    return str(path)
 
 
 if __name__ == "__main__":

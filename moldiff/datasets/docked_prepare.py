@@ -23,7 +23,6 @@ import csv
 import gzip
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -144,24 +143,6 @@ def crossdock_pairs(complexes: Sequence[Complex]) -> list[tuple[str, str]]:
         if c.split == "train":
             clusters.setdefault(c.protein_id, []).append(c.name)
     return sorted((a, b) for names in clusters.values() for a in names for b in names if a != b)
-
-
-def default_moses_csv() -> Path:
-    """The MOSES training SMILES shipped inside the ``molsets`` package (found without importing it)."""
-    spec = importlib.util.find_spec("moses")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("MOSES SMILES not found: install molsets or pass the train.csv.gz path")
-    return Path(list(spec.submodule_search_locations)[0]) / "dataset" / "data" / "train.csv.gz"
-
-
-def read_smiles_csv(path: str | os.PathLike) -> list[str]:
-    """The ``SMILES`` column of a (gzipped) CSV."""
-    path = Path(path)
-    with (gzip.open(path, "rt") if path.suffix == ".gz" else open(path)) as handle:
-        reader = csv.DictReader(handle)
-        if "SMILES" not in (reader.fieldnames or ()):
-            raise ValueError(f"{path}: no SMILES column")
-        return [row["SMILES"] for row in reader]
 
 
 def plan_jobs(data_root: str | os.PathLike, settings: PlanSettings, moses: Sequence[str] = ()) -> list[Job]:

@@ -45,6 +45,20 @@ def read_smiles(path: str | os.PathLike) -> list[str]:
     return [ln.split()[0] for ln in lines]
 
 
+def moses_smiles_path() -> Path:
+    """The MOSES training SMILES (``train.csv.gz``) inside an installed ``molsets`` package, found
+    without importing it (its imports need packages this project does not install)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("moses")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("molsets is not installed: pip install --no-deps molsets, or pass --smiles")
+    path = Path(spec.origin).parent / "dataset" / "data" / "train.csv.gz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the MOSES training SMILES are missing from the molsets install")
+    return path
+
+
 def _conformer(task: tuple[int, str, int]):
     """(index, featurized ligand or None, skip reason, canonical SMILES without stereo)."""
     from rdkit import Chem
