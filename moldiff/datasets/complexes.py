@@ -172,6 +172,19 @@ class ComplexArrays:
         return np.flatnonzero(self.split == SPLIT_NAMES.index(_check_split(name)))
 
 
+def pocket_columns(pockets: Sequence[tuple[np.ndarray, dict[str, np.ndarray]]]) -> dict[str, np.ndarray]:
+    """The pocket fields of :class:`ComplexArrays` from each complex's (pocket atom positions,
+    :func:`~moldiff.chem.pocket.pocket_features`), in the cache's dtypes: one place for crystal
+    and docked caches."""
+    def cat(key: str, dtype) -> np.ndarray:
+        return np.concatenate([f[key] for _, f in pockets]).astype(dtype)
+
+    return {"pocket_num_atoms": np.array([len(pos) for pos, _ in pockets], dtype=np.int64),
+            "pocket_pos": np.concatenate([pos for pos, _ in pockets]).astype(np.float32),
+            "pocket_element": cat("element", np.uint8), "pocket_residue": cat("residue", np.uint8),
+            "pocket_backbone": cat("backbone", bool), "pocket_ca": cat("ca", bool)}
+
+
 def concat_complexes(parts: Sequence[ComplexArrays]) -> ComplexArrays:
     """One cache holding the complexes of ``parts`` in order, each keeping its split (e.g. a
     pocket set plus a ligand-only pretraining set). The vocabularies must agree."""

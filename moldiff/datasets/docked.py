@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from moldiff.atomic import save_npz
-from moldiff.datasets.complexes import SPLIT_NAMES, ComplexArrays, save_complexes
+from moldiff.datasets.complexes import SPLIT_NAMES, ComplexArrays, pocket_columns, save_complexes
 from moldiff.vocab import LIGAND_VOCAB, Vocab
 
 _FORMAT_VERSION = 1
@@ -182,12 +182,11 @@ def to_complex_arrays(docked: DockedSet, data_root: str | os.PathLike, pocket_cu
         if file_sha1(path) != docked.pocket_sha1[p]:
             raise ValueError(f"pocket file {path} differs from the one docked into (SHA-1 mismatch)")
         atoms[p] = read_structure(path)
-    pos, features = [], []
+    pockets = []
     for i, p in enumerate(docked.lig_pocket):
         pocket = pocket_from_ligand(atoms[p], docked.lig_pos[docked.lig_offsets[i]:docked.lig_offsets[i + 1]],
                                     pocket_cutoff)
-        pos.append(pocket.pos.astype(np.float32))
-        features.append(pocket_features(pocket))
+        pockets.append((pocket.pos, pocket_features(pocket)))
     arrays = ComplexArrays(
         lig_num_atoms=docked.lig_num_atoms.astype(np.int64),
         lig_pos=docked.lig_pos.astype(np.float32),
@@ -196,12 +195,7 @@ def to_complex_arrays(docked: DockedSet, data_root: str | os.PathLike, pocket_cu
         lig_num_bonds=docked.lig_num_bonds.astype(np.int64),
         lig_bonds=docked.lig_bonds.astype(np.uint16).reshape(-1, 2),
         lig_bond_classes=docked.lig_bond_classes.astype(np.uint8),
-        pocket_num_atoms=np.array([len(x) for x in pos], dtype=np.int64),
-        pocket_pos=np.concatenate(pos),
-        pocket_element=np.concatenate([f["element"] for f in features]).astype(np.uint8),
-        pocket_residue=np.concatenate([f["residue"] for f in features]).astype(np.uint8),
-        pocket_backbone=np.concatenate([f["backbone"] for f in features]).astype(bool),
-        pocket_ca=np.concatenate([f["ca"] for f in features]).astype(bool),
+        **pocket_columns(pockets),
         name=docked.name.astype(str),
         protein=docked.pocket_protein[docked.lig_pocket].astype(str),
         split=np.full(len(docked), SPLIT_NAMES.index("train"), dtype=np.uint8),
