@@ -1,6 +1,6 @@
 """Plot a training log (Lightning CSV): loss and validation molecule stability vs. step.
 
-python scripts/plot_training.py docs/qm9_training_log.csv --out docs/qm9_training_curve.png
+python scripts/plot_training.py docs/assets/qm9_training_log.csv --out docs/assets/qm9_training_curve.png
 """
 import argparse
 
