@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from moldiff.chem.arrays import MolArrays
 from moldiff.engine import Engine
-from moldiff.nn.base import Context
+from moldiff.graph import Context
 from moldiff.pipeline import MolDiffModel
 from moldiff.samplers import SamplerSpec
 
@@ -143,7 +143,7 @@ def profile_sampling(model: MolDiffModel, sizes: torch.Tensor, engines: list[Eng
     float32 prediction with TF32 off: relative error of the coordinate estimate and the fraction of
     atom-type and bond argmaxes that agree.
     """
-    from moldiff.nn.graph import all_pairs, bipartite_pairs, directed_edges
+    from moldiff.graph import all_pairs, bipartite_pairs, directed_edges
     from moldiff.processes.joint import Topology
 
     device = model.device

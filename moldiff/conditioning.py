@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from moldiff.nn.base import Context
+from moldiff.graph import Context
 
 
 #: Quantile bins per property for the atom-count distribution given a property value.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from moldiff.nn.base import DenoiserOutput, NoisyGraph
+from moldiff.graph import DenoiserOutput, NoisyGraph
 
 PRECISIONS = ("fp32", "bf16")
 

@@ -14,7 +14,7 @@ from moldiff.chem.arrays import MolArrays
 from moldiff.convert import split_state
 from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
 from moldiff.engine import Engine
-from moldiff.nn.base import Context
+from moldiff.graph import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SamplerSpec
 from moldiff.samplers.connect import ConnectivityGuidance

@@ -1,5 +1,5 @@
 """Test helpers shipped with the library: random graphs and an E(3)/permutation equivariance check
-that any :class:`~moldiff.nn.base.Denoiser` must pass."""
+that any :class:`~moldiff.graph.Denoiser` must pass."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from moldiff.geometry import random_rotations
-from moldiff.nn.base import Context, Denoiser, NoisyGraph
+from moldiff.graph import Context, Denoiser, NoisyGraph
 from moldiff.processes.joint import Topology
 
 

@@ -26,7 +26,7 @@ def main() -> None:
 
     from moldiff.config import load_config
     from moldiff.datasets.molecules import MoleculeDataModule
-    from moldiff.nn.graph import all_pairs
+    from moldiff.graph import all_pairs
     from moldiff.pipeline import MolDiffModel
     from moldiff.processes.joint import clean_state
     from moldiff.training.run import dataset_statistics, load_dataset

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from moldiff.geometry import com
-from moldiff.nn.base import DenoiserOutput
+from moldiff.graph import DenoiserOutput
 from moldiff.processes.categorical import CategoricalDiffusion
 from moldiff.processes.gaussian import CoordinateDiffusion
 from moldiff.processes.joint import JointDiffusion

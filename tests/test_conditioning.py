@@ -9,7 +9,7 @@ import torch
 from moldiff.conditioning import PropertyConditions, drop_context, drop_properties, ligand_only_flags
 from moldiff.datasets.molecules import training_half
 from moldiff.geometry import random_rotations
-from moldiff.nn.base import Context
+from moldiff.graph import Context
 from moldiff.nn.regressor import PropertyRegressor
 from moldiff.property_eval import atoms_only_prediction
 

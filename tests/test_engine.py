@@ -5,7 +5,7 @@ import torch
 
 from moldiff.benchmark import Setting
 from moldiff.engine import Engine
-from moldiff.nn.base import Context
+from moldiff.graph import Context
 from moldiff.testing import random_graph, untrained_model
 from moldiff.vocab import LIGAND_VOCAB, QM9_VOCAB
 

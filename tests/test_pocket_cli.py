@@ -53,7 +53,7 @@ def test_ligand_only_flag_is_taken_before_pocket_dropout(pocket_model, monkeypat
     import moldiff.training.system as system_module
     from moldiff.config import load_config
     from moldiff.datasets.molecules import MoleculeDataModule
-    from moldiff.nn.base import Context
+    from moldiff.graph import Context
     from moldiff.training.run import dataset_statistics, load_dataset
     from moldiff.training.system import DiffusionSystem
 

@@ -19,7 +19,8 @@ from e3nn.math import soft_one_hot_linspace
 from e3nn.nn import FullyConnectedNet, Gate
 from torch import Tensor, nn
 
-from moldiff.nn.base import DenoiserOutput, NoisyGraph, sinusoidal_time_embedding
+from moldiff.graph import DenoiserOutput, NoisyGraph
+from moldiff.nn.base import sinusoidal_time_embedding
 
 _EPS = 1e-12
 

@@ -21,8 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from moldiff.nn.base import DenoiserOutput, NoisyGraph, SelfCond, sinusoidal_time_embedding
-from moldiff.nn.graph import bipartite_pairs, directed_edges
+from moldiff.graph import DenoiserOutput, NoisyGraph, SelfCond, bipartite_pairs, directed_edges
+from moldiff.nn.base import sinusoidal_time_embedding
 
 
 def mlp(d_in: int, d_hidden: int, d_out: int, act_last: bool = False) -> nn.Sequential:
@@ -95,7 +95,7 @@ class EGNNLayer(nn.Module):
 
 
 class EGNNDenoiser(nn.Module):
-    """Graph + t in, coordinate estimate and node/pair logits out (see :mod:`moldiff.nn.base`)."""
+    """Graph + t in, coordinate estimate and node/pair logits out (see :mod:`moldiff.graph`)."""
 
     supports_context = True
     supports_cond = True

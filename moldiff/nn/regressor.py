@@ -13,9 +13,8 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from moldiff.atomic import save_torch
-from moldiff.nn.base import NoisyGraph
+from moldiff.graph import NoisyGraph, all_pairs
 from moldiff.nn.egnn import EGNNDenoiser, mlp
-from moldiff.nn.graph import all_pairs
 
 FORMAT = "moldiff-regressor-1"
 

@@ -2,7 +2,7 @@
 all sharing one schedule and one time t per graph.
 
 The process never owns the network: :meth:`JointDiffusion.loss` and :meth:`predict` take
-it as an argument (improved-diffusion style), so any :class:`~moldiff.nn.base.Denoiser` fits.
+it as an argument (improved-diffusion style), so any :class:`~moldiff.graph.Denoiser` fits.
 Self-conditioned denoisers (``denoiser.self_cond``) also read the previous clean estimate: the
 sampler passes each call's prediction to the next, and training feeds the network its own
 estimate (made without gradient) for half of the batches (Chen et al. 2023).
@@ -16,8 +16,7 @@ import torch
 from torch import Tensor
 
 from moldiff.geometry import remove_com
-from moldiff.nn.base import Context, Denoiser, NoisyGraph, SelfCond
-from moldiff.nn.graph import all_pairs, pair_id
+from moldiff.graph import Context, Denoiser, NoisyGraph, SelfCond, all_pairs, pair_id
 from moldiff.processes.categorical import CategoricalDiffusion
 from moldiff.processes.gaussian import CoordinateDiffusion, GaussianOneHotDiffusion
 from moldiff.processes.schedules import Schedule

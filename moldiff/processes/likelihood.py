@@ -17,7 +17,7 @@ from torch import Tensor
 from torch_geometric.utils import scatter
 
 from moldiff.geometry import remove_com, subspace_dof
-from moldiff.nn.base import Denoiser
+from moldiff.graph import Denoiser
 from moldiff.processes.categorical import CategoricalDiffusion
 from moldiff.processes.gaussian import gaussian_posterior
 from moldiff.processes.joint import JointDiffusion, MolState, Topology

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
-from moldiff.nn.base import DenoiserOutput, NoisyGraph
+from moldiff.graph import DenoiserOutput, NoisyGraph
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from moldiff.geometry import com
-from moldiff.nn.graph import pair_id
+from moldiff.graph import pair_id
 from moldiff.processes.joint import JointDiffusion, MolState, Prediction, Topology
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from moldiff.nn.base import Denoiser
+from moldiff.graph import Denoiser
 from moldiff.processes.joint import JointDiffusion, MolState, Prediction, Topology
 from moldiff.processes.schedules import Schedule
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from moldiff.nn.graph import bipartite_pairs
+from moldiff.graph import bipartite_pairs
 from moldiff.processes.joint import MolState, Prediction, Topology
 
 DEFAULT_MIN_DISTANCE = 2.5

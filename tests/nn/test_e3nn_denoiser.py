@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from moldiff.nn.base import DenoiserOutput, NoisyGraph
+from moldiff.graph import DenoiserOutput, NoisyGraph
 from moldiff.nn.e3nn_denoiser import E3nnDenoiser
 
 NODE_IN, NODE_OUT, PAIR_IN, PAIR_OUT = 5, 3, 4, 3

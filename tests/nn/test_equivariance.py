@@ -82,7 +82,7 @@ def test_pocket_changes_predictions_only_within_reach(float64):
 
 
 def test_bipartite_pairs_match_brute_force():
-    from moldiff.nn.graph import bipartite_pairs
+    from moldiff.graph import bipartite_pairs
 
     g = torch.Generator().manual_seed(0)
     batch_a, batch_b = torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 1, 2, 2])

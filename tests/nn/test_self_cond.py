@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from moldiff.config import ConfigError, build_denoiser, load_config
-from moldiff.nn.base import DenoiserOutput, SelfCond
+from moldiff.graph import DenoiserOutput, SelfCond
 from moldiff.nn.egnn import EGNNDenoiser
 from moldiff.processes.joint import SELF_COND_RATE, Topology
 from moldiff.samplers.ancestral import ancestral_step

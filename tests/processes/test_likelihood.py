@@ -44,7 +44,7 @@ def test_perfect_denoiser_has_no_diffusion_cost(float64):
 
     class Perfect(torch.nn.Module):
         def forward(self, graph):
-            from moldiff.nn.base import DenoiserOutput
+            from moldiff.graph import DenoiserOutput
             h = torch.cat([torch.nn.functional.one_hot(x0.nodes[k], 3) for k in ("atom_type", "charge")], -1) * 60.0
             return DenoiserOutput(pos, h, torch.nn.functional.one_hot(x0.bond, 3) * 60.0)
 

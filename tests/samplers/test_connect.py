@@ -7,7 +7,7 @@ import torch
 from scipy.sparse.csgraph import connected_components
 
 from moldiff.geometry import random_rotations
-from moldiff.nn.graph import pair_id
+from moldiff.graph import pair_id
 from moldiff.processes.joint import Prediction, Topology
 from moldiff.samplers import SamplerSpec
 from moldiff.samplers.connect import DEFAULT_DISTANCE, ConnectivityGuidance, components

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from moldiff.nn.base import DenoiserOutput
+from moldiff.graph import DenoiserOutput
 from moldiff.nn.egnn import EGNNDenoiser
 from moldiff.samplers.guidance import GuidedDenoiser, Guidance, null_graph
 from moldiff.testing import assert_equivariant, random_graph

@@ -6,7 +6,7 @@ import torch
 from oracle import P_TYPE, OracleDenoiser, make_process
 
 from moldiff.chem.arrays import MolArrays
-from moldiff.nn.graph import pair_id
+from moldiff.graph import pair_id
 from moldiff.processes.joint import Topology
 from moldiff.processes.schedules import cosine
 from moldiff.samplers import SAMPLERS, ancestral_step

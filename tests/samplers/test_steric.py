@@ -6,7 +6,7 @@ import torch
 
 from moldiff.datasets.pockets import Pocket
 from moldiff.geometry import random_rotations
-from moldiff.nn.base import Context
+from moldiff.graph import Context
 from moldiff.processes.joint import Topology
 from moldiff.samplers.steric import StericGuidance
 from moldiff.testing import untrained_model

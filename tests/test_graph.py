@@ -1,6 +1,6 @@
 import torch
 
-from moldiff.nn.graph import all_pairs, directed_edges, pair_id
+from moldiff.graph import all_pairs, directed_edges, pair_id
 
 
 def test_all_pairs_matches_itertools():
