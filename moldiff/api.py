@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from moldiff.chem.arrays import MolArrays
-from moldiff.datasets.pockets import Pocket
 from moldiff.engine import Engine
 from moldiff.pipeline import FORMAT, MolDiffModel
+from moldiff.pocket import Pocket
 from moldiff.samplers import SamplerSpec
 from moldiff.samplers.guidance import Guidance
 

@@ -12,9 +12,9 @@ from moldiff.conditioning import PropertyConditions
 from moldiff.config import Config, ConfigError, build_denoiser, build_process, config_from_dict
 from moldiff.chem.arrays import MolArrays
 from moldiff.convert import split_state
-from moldiff.datasets.pockets import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
 from moldiff.engine import Engine
 from moldiff.graph import Context
+from moldiff.pocket import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SamplerSpec
 from moldiff.samplers.connect import ConnectivityGuidance

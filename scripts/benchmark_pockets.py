@@ -131,7 +131,7 @@ def _first_per_protein(protein, idx, n: int):
 
 
 def _pocket(arrays, i: int, representation: str):
-    from moldiff.datasets.pockets import Pocket
+    from moldiff.pocket import Pocket
 
     c = arrays.complex(int(i))
     return Pocket.from_arrays(c["pocket_pos"], c["pocket_element"], c["pocket_residue"], c["pocket_backbone"],

@@ -58,8 +58,8 @@ def main() -> None:
         if not args.cache:
             raise ValueError(f"{args.model} is a pocket model: give a complex cache (--cache)")
         from moldiff.datasets.complexes import load_complexes
-        from moldiff.datasets.pockets import Pocket
         from moldiff.pipeline import pocket_context
+        from moldiff.pocket import Pocket
 
         arrays = load_complexes(args.cache)
         c = arrays.complex(0)

@@ -6,8 +6,8 @@ import torch
 
 from moldiff.chem.build import build_molecule
 from moldiff.chem.metrics import validity_error
-from moldiff.datasets.pockets import Pocket
 from moldiff.graph import all_pairs
+from moldiff.pocket import Pocket
 from moldiff.samplers.decoding import BOND_ORDERS, lower_overloaded_bonds, max_valence_table
 from moldiff.testing import untrained_model
 from moldiff.vocab import LIGAND_VOCAB, QM9_VOCAB, Vocab

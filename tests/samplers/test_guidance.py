@@ -122,7 +122,7 @@ def test_guidance_composes_with_samplers_and_inpainting(sampler):
     import numpy as np
 
     from moldiff.chem.arrays import MolArrays
-    from moldiff.datasets.pockets import Pocket
+    from moldiff.pocket import Pocket
     from moldiff.testing import untrained_model
     from moldiff.vocab import LIGAND_VOCAB
 

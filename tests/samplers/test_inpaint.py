@@ -133,7 +133,7 @@ FRAGMENT = MolArrays(["C", "C", "O"], np.array([[10.123456, -4.5, 3.25], [11.6, 
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS) + ["ancestral:restart=1,restart_steps=2,restart_tmax=0.5,connect=1"])
 @pytest.mark.parametrize("resamplings", [1, 2])
 def test_models_keep_fixed_atoms_unconditional_and_in_pocket(sampler, resamplings):
-    from moldiff.datasets.pockets import Pocket
+    from moldiff.pocket import Pocket
 
     cases = [(untrained_model("tiny.yaml", QM9_VOCAB), None)]
     rng = np.random.default_rng(0)

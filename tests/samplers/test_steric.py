@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from moldiff.datasets.pockets import Pocket
 from moldiff.geometry import random_rotations
 from moldiff.graph import Context
+from moldiff.pocket import Pocket
 from moldiff.processes.joint import Topology
 from moldiff.samplers.steric import StericGuidance
 from moldiff.testing import untrained_model

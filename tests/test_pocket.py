@@ -3,13 +3,8 @@ import numpy as np
 import torch
 
 from moldiff.config import load_config
-from moldiff.datasets.pockets import (
-    POCKET_FEATURE_DIM,
-    Pocket,
-    PocketSizeModel,
-    pocket_feature_matrix,
-)
 from moldiff.pipeline import MolDiffModel
+from moldiff.pocket import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, pocket_feature_matrix
 from moldiff.vocab import LIGAND_VOCAB, POCKET_ELEMENTS
 
 
