@@ -27,6 +27,7 @@ if ls "$CARRY"/rdkit-*.whl >/dev/null 2>&1 && ! python3 -c "import rdkit" 2>/dev
   python3 -m pip install -q --no-deps "$CARRY"/rdkit-*.whl
 fi
 for f in "$CARRY"/*.npz; do  # copied then renamed: runs started together never read a partial file
+  [ -f "$f" ] || continue  # a chained call on a warm machine carries no caches: they are already there
   dst=$REPO/data/cache/$(basename "$f"); [ -f "$dst" ] || { cp "$f" "$dst.$$" && mv "$dst.$$" "$dst"; }
 done
 if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$SHARDS"/ckpt.part* >/dev/null 2>&1; then

@@ -32,6 +32,10 @@ def main() -> None:
     ap.add_argument("--keep_crossdocked_overlap", action="store_true",
                     help="fep: keep the 46 training systems with >= 30 %% identity to a CrossDocked2020 test "
                          "protein (left out by default; only for models never evaluated on CrossDocked)")
+    ap.add_argument("--drop_suspect_ligands", action="store_true",
+                    help="skip training-split ligands with a structure error (a distorted bond, an S/P oxoacid "
+                         "without a double bond, a flat ring holding an sp3 carbon; "
+                         "moldiff.chem.ligand_checks.suspect_ligand); validation and test complexes are kept")
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     ap.add_argument("--shard_size", type=int, default=None,
                     help="stream to shards of this many complexes (bounded memory for CrossDocked-sized sets); "
@@ -68,7 +72,7 @@ def main() -> None:
         entries = folder_entries(args.index)
     out = args.out or REPO_ROOT / "data" / "cache" / f"{args.source}.npz"
     prepare_complexes(entries, out, args.pocket_cutoff, args.keep_hetero, args.workers, verbose=True,
-                      shard_size=args.shard_size)
+                      shard_size=args.shard_size, drop_suspect=args.drop_suspect_ligands)
 
 
 if __name__ == "__main__":

@@ -188,6 +188,25 @@ def planar_ring_with_sp3_carbon(mol: Chem.Mol, tol: float = PLANAR_RMS) -> bool:
     return False
 
 
+#: Reasons of :func:`suspect_ligand`, in the order they are tested.
+SUSPECT_REASONS = ("distorted bond", "S/P oxoacid without a double bond", "flat ring with an sp3 carbon")
+
+
+def suspect_ligand(mol: Chem.Mol) -> str | None:
+    """The first of :data:`SUSPECT_REASONS` that ``mol`` (sanitized heavy atoms with a 3D conformer)
+    shows, else None: errors of the structure rather than crystal noise (a flagged bond alone is
+    not one; a quarter of crystal ligands have one). The flat-ring signal also drops a few real
+    molecules (see :func:`planar_ring_with_sp3_carbon`); training data can afford that, a test set
+    cannot, so preparation applies it only on request."""
+    if any(c.distorted for c in bond_length_checks(mol)):
+        return SUSPECT_REASONS[0]
+    if oxoacid_without_double_bond(mol):
+        return SUSPECT_REASONS[1]
+    if planar_ring_with_sp3_carbon(mol):
+        return SUSPECT_REASONS[2]
+    return None
+
+
 def ring_sizes(mol: Chem.Mol) -> list[int]:
     """Sizes of the rings of RDKit's smallest set of smallest rings (SSSR)."""
     return sorted(len(ring) for ring in Chem.GetSSSR(mol))

@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from moldiff.chem.build import canonical_smiles
 from moldiff.chem.io import read_sdf
+from moldiff.chem.ligand_checks import suspect_ligand
 from moldiff.chem.pocket import (
     StructureError,
     pocket_features,
@@ -325,11 +326,18 @@ def _ligand_mol(entry: Entry, sdf_cache: dict[str, list]) -> Chem.Mol:
     return mols[k]
 
 
-def _process_entry(atoms, entry: Entry, sdf_cache: dict[str, list], cutoff: float) -> _Result:
+def _process_entry(atoms, entry: Entry, sdf_cache: dict[str, list], cutoff: float, drop_suspect: bool) -> _Result:
     try:
         mol = _ligand_mol(entry, sdf_cache)
     except (ValueError, OSError) as err:
         return "ligand unreadable", str(err)
+    if drop_suspect and entry.split == "train":
+        try:
+            reason = suspect_ligand(clean_ligand(mol))
+        except ValueError:
+            reason = None  # featurize_ligand below names what is wrong
+        if reason:
+            return f"suspect ligand: {reason}", entry.name
     try:
         lig = featurize_ligand(mol, LIGAND_VOCAB)
     except ValueError as err:
@@ -342,15 +350,15 @@ def _process_entry(atoms, entry: Entry, sdf_cache: dict[str, list], cutoff: floa
                     canonical_smiles(clean_ligand(mol)) or "")
 
 
-def _process_group(task: tuple[str, list[tuple[int, Entry]], float, bool]) -> list[tuple[int, _Result]]:
+def _process_group(task: tuple[str, list[tuple[int, Entry]], float, bool, bool]) -> list[tuple[int, _Result]]:
     """Pool worker: all entries of one protein file (parsed once)."""
-    protein, items, cutoff, keep_hetero = task
+    protein, items, cutoff, keep_hetero, drop_suspect = task
     try:
         atoms = read_structure(protein, keep_hetero=keep_hetero)
     except StructureError as err:
         return [(idx, ("protein unreadable", str(err))) for idx, _ in items]
     sdf_cache: dict[str, list] = {}
-    return [(idx, _process_entry(atoms, entry, sdf_cache, cutoff)) for idx, entry in items]
+    return [(idx, _process_entry(atoms, entry, sdf_cache, cutoff, drop_suspect)) for idx, entry in items]
 
 
 def _iter_results(tasks: list, total: int, num_workers: int, verbose: bool):
@@ -379,14 +387,18 @@ def _missing_file(entry: Entry, exists: dict[str, bool]) -> tuple[str, str] | No
 
 def prepare_complexes(entries: Sequence[Entry], out_path: str | os.PathLike, pocket_cutoff: float = 8.0,
                       keep_hetero: bool = False, num_workers: int | None = None, verbose: bool = True,
-                      shard_size: int | None = None) -> dict:
+                      shard_size: int | None = None, drop_suspect: bool = False) -> dict:
     """Featurize ``entries`` into the cache at ``out_path``; returns (and if verbose prints) a summary.
 
     Each protein file is parsed once for all its ligands, in worker processes. Results are put back
     in entry order as they arrive and, with ``shard_size``, written out every ``shard_size`` kept
     complexes (:func:`~moldiff.datasets.complexes.save_sharded`), so memory stays bounded by one
     shard plus the results that arrived out of order; without it, one file. Entries that cannot be
-    used are skipped and counted per reason; ``ValueError`` if none is left.
+    used are skipped and counted per reason; ``ValueError`` if none is left. ``drop_suspect``
+    also skips training-split ligands with a structure error
+    (:func:`~moldiff.chem.ligand_checks.suspect_ligand`: a distorted bond, an S/P oxoacid without a
+    double bond, a flat ring holding an sp3 carbon); validation and test complexes are always kept,
+    so that measurements on them stay comparable.
     """
     start = time.perf_counter()
     if shard_size is not None and shard_size < 1:
@@ -402,7 +414,7 @@ def prepare_complexes(entries: Sequence[Entry], out_path: str | os.PathLike, poc
             missing_files[idx] = missing
         else:
             groups.setdefault(entry.protein, []).append((idx, entry))
-    tasks = [(protein, items, float(pocket_cutoff), keep_hetero) for protein, items in groups.items()]
+    tasks = [(protein, items, float(pocket_cutoff), keep_hetero, drop_suspect) for protein, items in groups.items()]
     workers = max(1, min(num_workers or os.cpu_count() or 1, len(tasks)))
     writer = _ShardWriter(Path(out_path), shard_size, pocket_cutoff)
     skipped: list[tuple[str, str]] = []

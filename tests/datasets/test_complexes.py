@@ -115,6 +115,34 @@ def test_prepare_folder_skips_with_reasons_and_round_trips(tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["demo.npz"]  # no temporary file left
 
 
+def test_drop_suspect_skips_training_ligands_only(tmp_path):
+    """A benzene ring that lost a double bond (flat ring, sp3 carbons) is dropped from training
+    with its reason; the same ligand in the validation split is kept."""
+    mol = Chem.AddHs(Chem.MolFromSmiles("c1ccccc1CC(=O)O"))
+    AllChem.EmbedMolecule(mol, randomSeed=0)
+    AllChem.MMFFOptimizeMolecule(mol)
+    mol = Chem.RWMol(Chem.RemoveHs(mol))
+    Chem.Kekulize(mol, clearAromaticFlags=True)
+    next(b for b in mol.GetBonds() if b.GetBondType() == Chem.BondType.DOUBLE and b.IsInRing()).SetBondType(
+        Chem.BondType.SINGLE)
+    mol = mol.GetMol()
+    Chem.SanitizeMol(mol)
+    pos = mol.GetConformer().GetPositions()  # moved into the 1ia1 pocket, where the reference ligand sits
+    ref = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf")).GetConformer().GetPositions().mean(axis=0)
+    for k, xyz in enumerate(pos - pos.mean(axis=0) + ref):
+        mol.GetConformer().SetAtomPosition(k, xyz.tolist())
+    Chem.MolToMolFile(mol, str(tmp_path / "lost.sdf"))
+    protein = EXAMPLES / "1ia1_protein.pdb"
+    (tmp_path / "index.csv").write_text("protein,ligand,name,split\n"
+                                        f"{protein},lost.sdf,lost_train,train\n{protein},lost.sdf,lost_val,val\n")
+    entries = folder_entries(tmp_path / "index.csv")
+    kept = prepare_complexes(entries, tmp_path / "all.npz", num_workers=1, verbose=False)
+    assert kept["n_kept"] == 2
+    summary = prepare_complexes(entries, tmp_path / "clean.npz", num_workers=1, verbose=False, drop_suspect=True)
+    assert summary["skipped"] == {"suspect ligand: flat ring with an sp3 carbon": 1}
+    assert load_complexes(tmp_path / "clean.npz").name.tolist() == ["lost_val"]
+
+
 def test_missing_cache_and_bad_index(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path / 'x.npz'}") + ".*prepare_complexes.py"):
         load_complexes(tmp_path / "x.npz")

@@ -17,6 +17,7 @@ from moldiff.chem.ligand_checks import (
     oxoacid_without_double_bond,
     planar_ring_with_sp3_carbon,
     ring_size_flags,
+    suspect_ligand,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +83,27 @@ def test_flat_ring_with_sp3_carbon():
     Chem.SanitizeMol(lost)
     assert planar_ring_with_sp3_carbon(lost)
     assert not planar_ring_with_sp3_carbon(embedded("C1CCCCC1"))
+
+
+def test_suspect_ligand_names_the_first_structure_error():
+    assert suspect_ligand(embedded("CC(=O)Nc1ccc(O)cc1")) is None
+    short = embedded("CCCC")
+    SetBondLength(short.GetConformer(), 0, 1, 0.9)
+    assert suspect_ligand(short) == "distorted bond"
+    sulfate = embedded("COS(=O)(=O)O")
+    lost = Chem.RWMol(sulfate)
+    for bond in lost.GetBonds():
+        if bond.GetBondType() == Chem.BondType.DOUBLE:
+            bond.SetBondType(Chem.BondType.SINGLE)
+    lost = lost.GetMol()
+    Chem.SanitizeMol(lost)  # S(O)(O)(O)O: valid for RDKit, a lost bond order for chemistry
+    assert suspect_ligand(lost) == "S/P oxoacid without a double bond"
+    flat = Chem.RWMol(embedded("c1ccccc1"))
+    Chem.Kekulize(flat, clearAromaticFlags=True)
+    next(b for b in flat.GetBonds() if b.GetBondType() == Chem.BondType.DOUBLE).SetBondType(Chem.BondType.SINGLE)
+    flat = flat.GetMol()
+    Chem.SanitizeMol(flat)
+    assert suspect_ligand(flat) == "flat ring with an sp3 carbon"
 
 
 @pytest.mark.parametrize("smiles, expected", [
