@@ -121,7 +121,9 @@ def load_pocket(protein: str | Path, ref_ligand: str | Path | None = None, resid
                 keep_hetero: bool = False, representation: str = "full") -> Pocket:
     """Read a protein structure (PDB, PDBQT or mmCIF) and cut out the pocket to generate in, given
     by exactly one of: a reference ligand SDF (residues within ``cutoff`` of its heavy atoms), a
-    residue list (``["A:45", "A:46B"]``, or one residue ``"A:45"``), or a ``center`` with a ``radius``."""
+    residue list (``["A:45", "A:46B"]``, or one residue ``"A:45"``), or a ``center`` with a ``radius``.
+    ``representation``: the pocket atoms kept, ``"full"`` (heavy atoms) or ``"ca"`` (C-alphas); it
+    must be the model's (``model.cfg.data.pocket_representation``), which refuses the other."""
     from moldiff.chem.io import read_sdf
     from moldiff.chem.pocket import (
         pocket_features,
@@ -228,11 +230,12 @@ def _sizes(model: MolDiffModel, n_samples: int, num_atoms, generator: torch.Gene
 
 
 def _check_pocket(model: MolDiffModel, pocket: Pocket | None) -> None:
-    """Refuse, before any sampling, a missing or unwanted pocket, a pocket with no atoms, or one far
-    larger than the training pockets."""
-    model.check_pocket_given(pocket is not None)
+    """Refuse, before any sampling, a missing or unwanted pocket, a pocket of the other
+    representation, a pocket with no atoms, or one far larger than the training pockets."""
     if pocket is None:
+        model.check_pocket_given(False)
         return
+    model.check_pocket(pocket)
     if len(pocket.pos) == 0:
         raise ValueError(f"{pocket.source}: the pocket has no atoms")
     if model.size_model is not None:

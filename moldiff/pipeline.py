@@ -14,7 +14,7 @@ from moldiff.chem.arrays import MolArrays
 from moldiff.convert import split_state
 from moldiff.engine import Engine
 from moldiff.graph import Context
-from moldiff.pocket import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, sample_size
+from moldiff.pocket import POCKET_FEATURE_DIM, POCKET_REPRESENTATIONS, Pocket, PocketSizeModel, sample_size
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SamplerSpec
 from moldiff.samplers.connect import ConnectivityGuidance
@@ -74,6 +74,16 @@ class MolDiffModel(nn.Module):
         if self.conditional != given:
             raise ValueError(f"{self.source} is a pocket model: give a pocket (--pocket)" if self.conditional
                              else f"{self.source} is not pocket-conditioned; use a pocket model")
+
+    def check_pocket(self, pocket: Pocket) -> None:
+        """This is a pocket model and ``pocket`` holds the atoms it was trained on (full-atom or
+        C-alpha; a one-line ``ValueError`` naming both representations)."""
+        self.check_pocket_given(True)
+        want, have = self.cfg.data.pocket_representation, pocket.representation
+        if have != want:
+            raise ValueError(f"{pocket.source or 'the pocket'}: a {POCKET_REPRESENTATIONS[have]} pocket ({have!r}), "
+                             f"but {self.source} takes {POCKET_REPRESENTATIONS[want]} pockets ({want!r}); load it "
+                             f"with representation={want!r}")
 
     def steric_distance(self, requested: float | None) -> float | None:
         """The steric-guidance distance to sample with: ``requested``, or the model's default
@@ -209,7 +219,9 @@ class MolDiffModel(nn.Module):
                          engine: Engine | None = None, guidance: Guidance | None = None,
                          decoding: str = "argmax") -> list[MolArrays]:
         """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame
-        (``fixed`` atoms too, see :meth:`sample_arrays`)."""
+        (``fixed`` atoms too, see :meth:`sample_arrays`); the pocket must be of the model's
+        representation (:meth:`check_pocket`)."""
+        self.check_pocket(pocket)
         context, center = pocket_context(pocket, len(sizes))
         arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context,
                                     _shifted(fixed, -center), resamplings, jump_length, steric, engine,

@@ -15,7 +15,15 @@ from moldiff.vocab import POCKET_ELEMENTS, POCKET_RESIDUES
 
 #: Size of the per-atom pocket feature vector: element one-hot, residue one-hot, backbone flag.
 POCKET_FEATURE_DIM = len(POCKET_ELEMENTS) + len(POCKET_RESIDUES) + 1
-POCKET_REPRESENTATIONS = ("full", "ca")
+#: Pocket representation -> what it keeps: all heavy atoms or the C-alphas alone.
+POCKET_REPRESENTATIONS = {"full": "full-atom", "ca": "C-alpha"}
+
+
+def check_representation(representation: str) -> None:
+    """A one-line ``ValueError`` for a name outside :data:`POCKET_REPRESENTATIONS`."""
+    if representation not in POCKET_REPRESENTATIONS:
+        raise ValueError(f"pocket representation must be one of {', '.join(POCKET_REPRESENTATIONS)}, "
+                         f"got {representation!r}")
 
 
 def pocket_feature_matrix(element: np.ndarray, residue: np.ndarray, backbone: np.ndarray) -> np.ndarray:
@@ -31,19 +39,24 @@ def pocket_feature_matrix(element: np.ndarray, residue: np.ndarray, backbone: np
 
 def pocket_atom_mask(ca: np.ndarray, representation: str) -> np.ndarray:
     """Which pocket atoms a representation keeps: all heavy atoms ('full') or C-alphas ('ca')."""
-    if representation not in POCKET_REPRESENTATIONS:
-        raise ValueError(f"pocket representation must be one of {POCKET_REPRESENTATIONS}, got {representation!r}")
+    check_representation(representation)
     return np.ones(len(ca), dtype=bool) if representation == "full" else np.asarray(ca, dtype=bool)
 
 
 @dataclass
 class Pocket:
-    """A pocket to sample in: context-atom coordinates [M, 3] in the protein's own frame and
-    their features [M, POCKET_FEATURE_DIM]; ``source`` names the file it came from."""
+    """A pocket to sample in: context-atom coordinates [M, 3] in the protein's own frame, their
+    features [M, POCKET_FEATURE_DIM], which atoms they are (``representation``, a key of
+    :data:`POCKET_REPRESENTATIONS`: a model samples only in pockets of the representation it was
+    trained on) and ``source``, the file they came from."""
 
     pos: np.ndarray
     features: np.ndarray
+    representation: str
     source: str = ""
+
+    def __post_init__(self) -> None:
+        check_representation(self.representation)
 
     @classmethod
     def from_arrays(cls, pos: np.ndarray, element: np.ndarray, residue: np.ndarray, backbone: np.ndarray,
@@ -52,7 +65,7 @@ class Pocket:
         keep = pocket_atom_mask(ca, representation)
         return cls(np.asarray(pos, dtype=np.float64)[keep],
                    pocket_feature_matrix(np.asarray(element)[keep], np.asarray(residue)[keep],
-                                         np.asarray(backbone)[keep]), source)
+                                         np.asarray(backbone)[keep]), representation, source)
 
 
 def sample_size(hist: Sequence[float], n: int, generator: torch.Generator, min_size: int = 1) -> torch.Tensor:

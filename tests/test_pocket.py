@@ -1,11 +1,18 @@
-"""Pocket features, the ligand-size model given pocket size, and pocket sampling in the protein frame."""
+"""Pocket features and representations, the ligand-size model given pocket size, and pocket
+sampling in the protein frame."""
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
 
 from moldiff.config import load_config
 from moldiff.pipeline import MolDiffModel
 from moldiff.pocket import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, pocket_feature_matrix
 from moldiff.vocab import LIGAND_VOCAB, POCKET_ELEMENTS
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "examples"
+PROTEIN, LIGAND = DATA / "1ia1_protein.pdb", DATA / "1ia1_ligand.sdf"
 
 
 def test_pocket_features_are_one_hot_plus_backbone():
@@ -47,7 +54,7 @@ def test_pocket_sampling_stays_in_the_protein_frame():
     offset = np.array([100.0, -40.0, 25.0])
     n = 60
     pocket = Pocket(rng.normal(size=(n, 3)) * 4 + offset,
-                    pocket_feature_matrix(rng.integers(0, 5, n), rng.integers(0, 21, n), rng.random(n) > 0.5))
+                    pocket_feature_matrix(rng.integers(0, 5, n), rng.integers(0, 21, n), rng.random(n) > 0.5), "full")
     sizes = model.sample_sizes(4, torch.Generator().manual_seed(0), pocket_size=n)
     arrays = model.sample_in_pocket(pocket, sizes, 5, torch.Generator().manual_seed(0))
     assert [len(a.elements) for a in arrays] == sizes.tolist() and set(sizes.tolist()) <= {5, 6, 7}
@@ -57,13 +64,42 @@ def test_pocket_sampling_stays_in_the_protein_frame():
 
 
 def test_pocket_models_demand_a_pocket_of_sensible_size():
-    import pytest
-
     from moldiff.api import sample
 
     model = _pocket_model()
     with pytest.raises(ValueError, match="pocket model"):
         sample(model, 2, 2, progress=False)
-    big = Pocket(np.zeros((200, 3)), np.zeros((200, POCKET_FEATURE_DIM), dtype=np.float32), "big.pdb")
+    big = Pocket(np.zeros((200, 3)), np.zeros((200, POCKET_FEATURE_DIM), dtype=np.float32), "full", "big.pdb")
     with pytest.raises(ValueError, match="big.pdb: the pocket has 200 atoms"):
         sample(model, 2, 2, pocket=big, progress=False)
+
+
+def test_a_pocket_records_its_representation():
+    from moldiff.api import load_pocket
+
+    full = load_pocket(PROTEIN, ref_ligand=LIGAND)
+    ca = load_pocket(PROTEIN, ref_ligand=LIGAND, representation="ca")
+    assert (full.representation, ca.representation) == ("full", "ca") and 0 < len(ca.pos) < len(full.pos)
+    with pytest.raises(ValueError, match="pocket representation must be one of full, ca, got 'cb'"):
+        Pocket(full.pos, full.features, "cb")
+
+
+@pytest.mark.parametrize("model_rep", ["ca", "full"])
+def test_models_refuse_a_pocket_of_the_other_representation(model_rep):
+    from moldiff.api import load_pocket, sample
+    from moldiff.testing import untrained_model
+
+    model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB, overrides=[f"data.pocket_representation={model_rep}"])
+    other = {"ca": "full", "full": "ca"}[model_rep]
+    wrong = load_pocket(PROTEIN, ref_ligand=LIGAND, representation=other)
+    kind = {"ca": "C-alpha", "full": "full-atom"}
+    expected = (f"{PROTEIN}: a {kind[other]} pocket ({other!r}), but this model takes {kind[model_rep]} pockets "
+                f"({model_rep!r}); load it with representation={model_rep!r}")
+    with pytest.raises(ValueError) as err:
+        sample(model, 2, 2, num_atoms=6, pocket=wrong, progress=False)
+    assert str(err.value) == expected
+    with pytest.raises(ValueError) as err:
+        model.sample_in_pocket(wrong, torch.tensor([6]), 2, torch.Generator().manual_seed(0))
+    assert str(err.value) == expected
+    right = load_pocket(PROTEIN, ref_ligand=LIGAND, representation=model_rep)
+    assert len(sample(model, 2, 2, num_atoms=6, pocket=right, progress=False)) == 2

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from moldiff.pocket import PocketSizeModel, pocket_atom_mask, pocket_feature_matrix
+from moldiff.pocket import PocketSizeModel, check_representation, pocket_atom_mask, pocket_feature_matrix
 from moldiff.vocab import Vocab
 
 
@@ -24,7 +24,7 @@ class ComplexDataset(torch.utils.data.Dataset):
     follow_batch = ("pocket_pos",)
 
     def __init__(self, arrays, indices: np.ndarray, vocab: Vocab, representation: str = "full"):
-        pocket_atom_mask(np.zeros(0), representation)  # validates the name
+        check_representation(representation)
         self.arrays, self.indices, self.representation = arrays, np.asarray(indices), representation
         self.charge_lut = {c: k for k, c in enumerate(vocab.charges)}
 
