@@ -15,10 +15,9 @@ import torch
 
 from moldiff.chem.arrays import MolArrays
 from moldiff.engine import Engine
+from moldiff.options import SampleOptions
 from moldiff.pipeline import FORMAT, MolDiffModel
 from moldiff.pocket import Pocket
-from moldiff.samplers import SamplerSpec
-from moldiff.samplers.guidance import Guidance
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -108,10 +107,6 @@ def arrays_to_mols(arrays: Sequence[MolArrays], explicit_h: bool = True) -> list
     return mols
 
 
-#: Pockets larger than this many times the largest training pocket are refused.
-MAX_POCKET_SCALE = 1.5
-
-
 #: Suffixes of reference-ligand files read as SDF without a hint when they fail.
 SDF_SUFFIXES = (".sdf", ".sd", ".mol")
 
@@ -172,22 +167,6 @@ def load_fixed_atoms(model: MolDiffModel, sdf_paths: str | Path | Sequence[str |
     return read_fixed_atoms(paths, model.vocab, smarts, indices)
 
 
-#: Fixed atoms farther than this from every pocket atom are refused (Angstrom). Atoms of the
-#: reference ligands reach at most 8.2 A (CrossDocked test set) and 8.6 A (FEP set) from their
-#: nearest pocket atom (solvent-exposed groups); median of the per-ligand maximum 4.4 A.
-MAX_FIXED_POCKET_DISTANCE = 10.0
-
-
-def _check_fixed(fixed: MolArrays | None, pocket: Pocket | None) -> None:
-    if fixed is None or pocket is None:
-        return
-    d = np.sqrt(((fixed.pos[:, None, :] - pocket.pos[None, :, :]) ** 2).sum(-1)).min(axis=1)
-    far = int(np.argmax(d))
-    if d[far] > MAX_FIXED_POCKET_DISTANCE:
-        raise ValueError(f"{pocket.source}: fixed atom {far} ({fixed.elements[far]}) lies {d[far]:.1f} A from the "
-                         f"nearest pocket atom (limit {MAX_FIXED_POCKET_DISTANCE:g} A); the fragment is outside the pocket")
-
-
 #: Requested molecule sizes above this many times the largest the model's size distribution holds
 #: are refused (the network has never seen such molecules).
 MAX_SIZE_SCALE = 1.25
@@ -227,22 +206,6 @@ def _sizes(model: MolDiffModel, n_samples: int, num_atoms, generator: torch.Gene
         raise ValueError(f"num_atoms {biggest} is too large for {model.source}: at most {limit} atoms "
                          f"({MAX_SIZE_SCALE:g} x its largest training molecule, {largest} atoms)")
     return sizes
-
-
-def _check_pocket(model: MolDiffModel, pocket: Pocket | None) -> None:
-    """Refuse, before any sampling, a missing or unwanted pocket, a pocket of the other
-    representation, a pocket with no atoms, or one far larger than the training pockets."""
-    if pocket is None:
-        model.check_pocket_given(False)
-        return
-    model.check_pocket(pocket)
-    if len(pocket.pos) == 0:
-        raise ValueError(f"{pocket.source}: the pocket has no atoms")
-    if model.size_model is not None:
-        limit = int(MAX_POCKET_SCALE * model.size_model["max_pocket_atoms"])
-        if len(pocket.pos) > limit:
-            raise ValueError(f"{pocket.source}: the pocket has {len(pocket.pos)} atoms, more than this model handles "
-                             f"({limit}); use a smaller cutoff or radius")
 
 
 def _annotate(mol, props: dict) -> None:
@@ -290,65 +253,54 @@ def sample(model: MolDiffModel, n_samples: int, n_steps: int | None = None, num_
     bonds that would overload an atom, choosing by the predicted probabilities; None: the model's
     default (``cfg.sample.bond_decoding``).
     Each molecule carries its validity flag, model, seed, step count, and QED/SA when valid.
-    Runs are reproducible for a given ``seed`` and device.
+    Runs are reproducible for a given ``seed`` and device. The settings become one
+    :class:`~moldiff.options.SampleOptions` (see :func:`sample_with`).
     """
-    from tqdm.auto import tqdm
+    options = SampleOptions.parse(n_steps, sampler, batch_size, engine, bond_decoding, steric, guidance,
+                                  guidance_interval, resamplings, jump_length)
+    return sample_with(model, options.resolve(model), n_samples, num_atoms, seed, pocket, fixed, properties, progress)
 
+
+def sample_with(model: MolDiffModel, options: SampleOptions, n_samples: int, num_atoms=None, seed: int = 0,
+                pocket: Pocket | None = None, fixed: MolArrays | None = None,
+                properties: dict[str, float] | None = None, progress: bool = True) -> list:
+    """:func:`sample` with its settings as resolved :class:`~moldiff.options.SampleOptions`
+    (what ``scripts/sample.py`` and pocket screening build once); the other arguments as there."""
     if not isinstance(n_samples, Integral) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    n_steps = model.cfg.sample.n_steps if n_steps is None else n_steps
-    batch_size = model.cfg.sample.batch_size if batch_size is None else batch_size
-    for name, value in (("n_steps", n_steps), ("batch_size", batch_size)):
-        if not isinstance(value, Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    _check_pocket(model, pocket)
-    _check_fixed(fixed, pocket)
-    sampler = str(SamplerSpec.parse(sampler or model.cfg.sample.sampler))  # a bad string fails here, early
-    run_engine = Engine.parse(engine or "fp32")
-    bond_decoding = bond_decoding or model.cfg.sample.bond_decoding
-    model.decoder(bond_decoding)  # a bad name fails here, early
+    if pocket is not None and len(pocket.pos) == 0:
+        raise ValueError(f"{pocket.source}: the pocket has no atoms")
+    cond = model.property_features(properties, n_samples)  # checks names and values before any sampling
     num_fixed = 0 if fixed is None else len(fixed.elements)
-    guide = Guidance(float(guidance), *map(float, guidance_interval))
-    cond = model.property_features(properties, 1)  # checks names and values before any sampling
-    if guide.active and pocket is None and cond is None:  # before the progress bar starts (sample_arrays checks too)
-        raise ValueError("classifier-free guidance needs a condition: give a pocket or property values")
     sizes = _sizes(model, n_samples, num_atoms, torch.Generator().manual_seed(seed), pocket, num_fixed, properties)
     gen = torch.Generator(device=model.device).manual_seed(seed)
-    props = {"model": model.source, "seed": seed, "n_steps": n_steps, "sampler": sampler}
-    if run_engine != Engine():
-        props["engine"] = str(run_engine)
-    if bond_decoding != "argmax":
-        props["bond_decoding"] = bond_decoding
-    if fixed is not None:
-        props["fixed_atoms"] = num_fixed
-    if fixed is not None or resamplings > 1:
-        props.update(resamplings=resamplings, jump_length=jump_length)
-    if steric is not None and steric < 0:
-        raise ValueError(f"steric distance must be >= 0 Angstrom (0: off), got {steric}")
-    if steric and pocket is None:
-        raise ValueError("steric guidance keeps atoms away from a pocket: give a pocket")
-    steric = model.steric_distance(steric) if pocket is not None else None
-    if steric is not None:
-        props["steric_distance"] = steric
-    if guide.active:
-        props["guidance"] = str(guide)
-    props.update({f"target_{k}": v for k, v in (properties or {}).items()})
-    options = {"resamplings": resamplings, "jump_length": jump_length, "progress": progress, "engine": run_engine,
-               "guidance": guide, "decoding": bond_decoding}
-    mols = []
-    for start in tqdm(range(0, n_samples, batch_size), disable=not progress, desc="batches"):
-        chunk = sizes[start:start + batch_size]
-        chunk_cond = None if cond is None else cond.expand(len(chunk), -1)
-        if pocket is not None:
-            arrays = model.sample_in_pocket(pocket, chunk, n_steps, gen, sampler, fixed=fixed, steric=steric, **options)
-        elif fixed is not None:
-            arrays = model.sample_around(fixed, chunk, n_steps, gen, sampler, cond=chunk_cond, **options)
-        else:
-            arrays = model.sample_arrays(chunk, n_steps, gen, sampler, cond=chunk_cond, **options)
-        for mol in arrays_to_mols(arrays, explicit_h="H" in model.vocab.elements):
-            _annotate(mol, props)
-            mols.append(mol)
+    arrays = model.sample(sizes, gen, options, pocket, fixed, cond, progress)
+    props = _provenance(model, options, seed, num_fixed, properties)
+    mols = arrays_to_mols(arrays, explicit_h="H" in model.vocab.elements)
+    for mol in mols:
+        _annotate(mol, props)
     return mols
+
+
+def _provenance(model: MolDiffModel, options: SampleOptions, seed: int, num_fixed: int,
+                properties: dict[str, float] | None) -> dict:
+    """The SDF properties every sampled molecule carries: model, seed, steps, sampler, and the
+    settings that apply (engine, decoding, fixed atoms, resampling, steric distance, guidance,
+    target property values)."""
+    props = {"model": model.source, "seed": seed, "n_steps": options.n_steps, "sampler": str(options.sampler)}
+    if options.engine != Engine():
+        props["engine"] = str(options.engine)
+    if options.bond_decoding != "argmax":
+        props["bond_decoding"] = options.bond_decoding
+    if num_fixed:
+        props["fixed_atoms"] = num_fixed
+    if num_fixed or options.resamplings > 1:
+        props.update(resamplings=options.resamplings, jump_length=options.jump_length)
+    if options.steric_distance is not None:
+        props["steric_distance"] = options.steric_distance
+    if options.guidance.active:
+        props["guidance"] = str(options.guidance)
+    return props | {f"target_{k}": v for k, v in (properties or {}).items()}
 
 
 def relax(mols: Sequence, pocket: Pocket, progress: bool = True) -> list:

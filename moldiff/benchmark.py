@@ -7,36 +7,37 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
-from tqdm.auto import tqdm
 
 from moldiff.chem.arrays import MolArrays
 from moldiff.engine import Engine
 from moldiff.graph import Context
-from moldiff.pipeline import MolDiffModel
+from moldiff.options import SampleOptions
+from moldiff.pipeline import MolDiffModel, pocket_context
+from moldiff.pocket import Pocket
 from moldiff.samplers import SamplerSpec
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One benchmark setting: sampler string, step count (= network evaluations) and engine."""
+    """One benchmark setting: sampler, step count (= network evaluations) and engine."""
 
-    sampler: str
+    sampler: SamplerSpec
     n_steps: int
     engine: Engine = Engine()
 
     @classmethod
     def parse(cls, text: str) -> "Setting":
-        """``"SAMPLER@STEPS[/ENGINE]"`` (e.g. ``"dpm2m:spacing=logsnr@25/bf16+compile"``) with a
-        canonical sampler string; a one-line ``ValueError`` otherwise."""
+        """``"SAMPLER@STEPS[/ENGINE]"`` (e.g. ``"dpm2m:spacing=logsnr@25/bf16+compile"``); a
+        one-line ``ValueError`` otherwise."""
         head, slash, engine = text.partition("/")
         sampler, at, steps = head.rpartition("@")
         if not at or not steps.isdigit() or int(steps) < 1:
             raise ValueError(f"setting {text!r}: expected SAMPLER@STEPS[/ENGINE], e.g. ancestral@1000 or "
                              "dpm2m@25/bf16+compile")
-        return cls(str(SamplerSpec.parse(sampler)), int(steps), Engine.parse(engine) if slash else Engine())
+        return cls(SamplerSpec.parse(sampler), int(steps), Engine.parse(engine) if slash else Engine())
 
     def __str__(self) -> str:
         return f"{self.sampler}@{self.n_steps}" + ("" if self.engine == Engine() else f"/{self.engine}")
@@ -81,13 +82,13 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed_sampling(model: MolDiffModel, n_samples: int, n_steps: int, batch_size: int, seed: int = 0,
-                   sampler: str = "ancestral", warmup: bool = True,
-                   engine: Engine = Engine(), decoding: str = "argmax") -> tuple[list[MolArrays], SamplingRun]:
-    """Sample ``n_samples`` molecules (sizes from the training histogram) in batches and time it.
+def timed_sampling(model: MolDiffModel, n_samples: int, options: SampleOptions, seed: int = 0,
+                   warmup: bool = True) -> tuple[list[MolArrays], SamplingRun]:
+    """Sample ``n_samples`` molecules (sizes from the training histogram) with resolved
+    ``options`` (:meth:`MolDiffModel.sample`, batches of ``options.batch_size``) and time it.
 
-    ``decoding``: how the last step picks classes (``MolDiffModel.sample_arrays``); it uses no
-    random numbers, so two runs with the same seed and different decodings share their trajectories.
+    The bond decoding uses no random numbers, so two runs with the same seed and different
+    decodings share their trajectories.
 
     The clock covers the reverse diffusion and the copy of the results to the host, not model
     loading; ``warmup`` first runs one 2-step batch so CUDA initialisation (and, for a compiled
@@ -97,17 +98,15 @@ def timed_sampling(model: MolDiffModel, n_samples: int, n_steps: int, batch_size
     sizes = model.sample_sizes(n_samples, torch.Generator().manual_seed(seed))
     gen = torch.Generator(device=device).manual_seed(seed)
     if warmup:
-        model.sample_arrays(sizes[:batch_size], 2, torch.Generator(device=device).manual_seed(seed), sampler,
-                            engine=engine, decoding=decoding)
+        model.sample(sizes[:options.batch_size], torch.Generator(device=device).manual_seed(seed),
+                     replace(options, n_steps=2))
     synchronize(device)
     start = time.perf_counter()
-    arrays: list[MolArrays] = []
-    for lo in tqdm(range(0, n_samples, batch_size), desc=f"{n_steps} steps", leave=False):
-        arrays += model.sample_arrays(sizes[lo:lo + batch_size], n_steps, gen, sampler, engine=engine,
-                                      decoding=decoding)
+    arrays = model.sample(sizes, gen, options, progress=True)
     synchronize(device)
     seconds = time.perf_counter() - start
-    return arrays, SamplingRun(n_samples, n_steps, batch_size, sampler, str(engine), device_name(device), seconds)
+    return arrays, SamplingRun(n_samples, options.n_steps, options.batch_size, str(options.sampler),
+                               str(options.engine), device_name(device), seconds)
 
 
 def evaluate_arrays(arrays: list[MolArrays], explicit_h: bool, train_smiles: set[str] | None) -> dict[str, float]:
@@ -131,10 +130,11 @@ def _median_ms(fn, device: torch.device, repeats: int) -> float:
 
 
 @torch.no_grad()
-def profile_sampling(model: MolDiffModel, sizes: torch.Tensor, engines: list[Engine], n_steps: int = 20,
-                     sampler: str = "ancestral", context: Context | None = None, steric: float | None = None,
-                     repeats: int = 20, seed: int = 0) -> list[dict]:
-    """Where a sampling step's time goes, per engine, for one batch of molecules of ``sizes``.
+def profile_sampling(model: MolDiffModel, sizes: torch.Tensor, engines: list[Engine], options: SampleOptions,
+                     pocket: Pocket | None = None, repeats: int = 20, seed: int = 0) -> list[dict]:
+    """Where a sampling step's time goes, per engine, for one batch of molecules of ``sizes``
+    sampled with resolved ``options`` (its sampler, step count and steric guidance; the engine
+    and batch size are the profile's), in ``pocket`` for pocket models.
 
     Per engine: the network alone (``network_ms``, one prediction at t = 0.5 on a prior draw), a
     whole step of a real ``n_steps`` run (``step_ms``: network, sampler update, constraints such as
@@ -148,7 +148,9 @@ def profile_sampling(model: MolDiffModel, sizes: torch.Tensor, engines: list[Eng
 
     device = model.device
     model.denoiser.eval()
-    if context is not None:
+    context = None
+    if pocket is not None:
+        context = pocket_context(pocket, len(sizes), pocket.pos.mean(axis=0))
         context = Context(context.pos.to(device, torch.float32), context.h.to(device, torch.float32),
                           context.batch.to(device))
     topo = Topology.from_sizes(sizes, device=device, context=context)
@@ -177,12 +179,13 @@ def profile_sampling(model: MolDiffModel, sizes: torch.Tensor, engines: list[Eng
         first_ms = 1e3 * (time.perf_counter() - start)
         network_ms = _median_ms(lambda: model.process.predict(runner, x, topo, t), device, repeats)
 
+        run_options = replace(options, engine=engine, batch_size=len(sizes))
+
         def run():
-            model.sample_arrays(sizes, n_steps, torch.Generator(device=device).manual_seed(seed), sampler,
-                                context=context, steric=steric, engine=engine)
+            model.sample(sizes, torch.Generator(device=device).manual_seed(seed), run_options, pocket)
 
         run()
-        step_ms = _median_ms(run, device, max(3, repeats // 5)) / n_steps
+        step_ms = _median_ms(run, device, max(3, repeats // 5)) / options.n_steps
         err = float((pred.pos - ref.pos).norm() / ref.pos.norm())
         agree_type = float((pred.nodes["atom_type"].argmax(-1) == ref.nodes["atom_type"].argmax(-1)).float().mean())
         agree_bond = (float((pred.bond.argmax(-1) == ref.bond.argmax(-1)).float().mean())
@@ -193,6 +196,6 @@ def profile_sampling(model: MolDiffModel, sizes: torch.Tensor, engines: list[Eng
                      "n_molecules": int(topo.num_graphs), "n_atoms": int(topo.batch.numel()),
                      "n_pairs": int(topo.pair_index.shape[1]),
                      "n_context": 0 if context is None else int(context.pos.shape[0]),
-                     "tf32": bool(tf32), "device": device_name(device), "sampler": sampler, "n_steps": n_steps,
-                     "steric": steric})
+                     "tf32": bool(tf32), "device": device_name(device), "sampler": str(options.sampler),
+                     "n_steps": options.n_steps, "steric": options.steric_distance})
     return rows

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from moldiff.conditioning import PropertyConditions
 from moldiff.config import Config, ConfigError, build_denoiser, build_process, config_from_dict
@@ -14,18 +15,25 @@ from moldiff.chem.arrays import MolArrays
 from moldiff.convert import split_state
 from moldiff.engine import Engine
 from moldiff.graph import Context
+from moldiff.options import SampleOptions
 from moldiff.pocket import POCKET_FEATURE_DIM, POCKET_REPRESENTATIONS, Pocket, PocketSizeModel, sample_size
 from moldiff.processes.joint import Topology
 from moldiff.samplers import SamplerSpec
 from moldiff.samplers.connect import ConnectivityGuidance
-from moldiff.samplers.decoding import DECODINGS, ValenceDecoding
-from moldiff.samplers.guidance import GuidedDenoiser, Guidance
+from moldiff.samplers.decoding import ValenceDecoding
+from moldiff.samplers.guidance import GuidedDenoiser
 from moldiff.samplers.inpaint import FixedAtoms, Inpainting
 from moldiff.samplers.steric import StericGuidance
 from moldiff.samplers.loop import jump_times, reverse_loop
 from moldiff.vocab import Vocab
 
 FORMAT = "moldiff-weights-1"
+#: Pockets larger than this many times the largest training pocket are refused.
+MAX_POCKET_SCALE = 1.5
+#: Fixed atoms farther than this from every pocket atom are refused (Angstrom). Atoms of the
+#: reference ligands reach at most 8.2 A (CrossDocked test set) and 8.6 A (FEP set) from their
+#: nearest pocket atom (solvent-exposed groups); median of the per-ligand maximum 4.4 A.
+MAX_FIXED_POCKET_DISTANCE = 10.0
 
 
 class MolDiffModel(nn.Module):
@@ -75,20 +83,23 @@ class MolDiffModel(nn.Module):
             raise ValueError(f"{self.source} is a pocket model: give a pocket (--pocket)" if self.conditional
                              else f"{self.source} is not pocket-conditioned; use a pocket model")
 
-    def check_pocket(self, pocket: Pocket) -> None:
-        """This is a pocket model and ``pocket`` holds the atoms it was trained on (full-atom or
-        C-alpha; a one-line ``ValueError`` naming both representations)."""
-        self.check_pocket_given(True)
+    def check_pocket(self, pocket: Pocket | None) -> None:
+        """A pocket for pocket models (none for the others), holding the atoms the model was
+        trained on (full-atom or C-alpha; the error names both representations) and at most
+        :data:`MAX_POCKET_SCALE` times the largest training pocket; one-line ``ValueError`` s."""
+        self.check_pocket_given(pocket is not None)
+        if pocket is None:
+            return
         want, have = self.cfg.data.pocket_representation, pocket.representation
         if have != want:
             raise ValueError(f"{pocket.source or 'the pocket'}: a {POCKET_REPRESENTATIONS[have]} pocket ({have!r}), "
                              f"but {self.source} takes {POCKET_REPRESENTATIONS[want]} pockets ({want!r}); load it "
                              f"with representation={want!r}")
-
-    def steric_distance(self, requested: float | None) -> float | None:
-        """The steric-guidance distance to sample with: ``requested``, or the model's default
-        (``cfg.sample.steric``) when None; 0 means off (None)."""
-        return (self.cfg.sample.steric if requested is None else requested) or None
+        if self.size_model is not None:
+            limit = int(MAX_POCKET_SCALE * self.size_model["max_pocket_atoms"])
+            if len(pocket.pos) > limit:
+                raise ValueError(f"{pocket.source}: the pocket has {len(pocket.pos)} atoms, more than this model "
+                                 f"handles ({limit}); use a smaller cutoff or radius")
 
     @property
     def device(self) -> torch.device:
@@ -105,33 +116,69 @@ class MolDiffModel(nn.Module):
         return sample_size(self.size_hist if hist is None else hist, n, generator, min_size)
 
     @torch.no_grad()
-    def sample_arrays(self, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
-                      sampler: str = "ancestral", progress: bool = False, context: Context | None = None,
-                      fixed: MolArrays | None = None, resamplings: int = 1, jump_length: int = 10,
-                      steric: float | None = None, engine: Engine | None = None, cond: torch.Tensor | None = None,
-                      guidance: Guidance | None = None, decoding: str = "argmax") -> list[MolArrays]:
-        """Generate one molecule per entry of ``sizes`` and return them as plain arrays.
+    def sample(self, sizes: torch.Tensor, generator: torch.Generator, options: SampleOptions,
+               pocket: Pocket | None = None, fixed: MolArrays | None = None, cond: torch.Tensor | None = None,
+               progress: bool = False) -> list[MolArrays]:
+        """One molecule per entry of ``sizes``, as plain arrays, sampled in batches of
+        ``options.batch_size`` one after the other from ``generator``.
 
-        ``context``: pocket atoms of every graph (already in the model's pocket-centred frame);
-        required by pocket models, refused by the others. Coordinates come back in that frame.
-        ``fixed``: atoms every molecule keeps exactly (inpainting); they come first, in their
-        order, and are given in the frame of ``context`` (pocket models) or any frame
-        (unconditional models, whose molecules are then generated around them).
-        ``resamplings``/``jump_length``: RePaint resampling (:func:`jump_times`).
-        ``steric``: keep generated atoms this many Angstrom from the pocket atoms
-        (:class:`~moldiff.samplers.steric.StericGuidance`; needs ``context``); None: off.
-        ``engine``: precision and compilation of the network (:class:`~moldiff.engine.Engine`);
-        None: plain float32.
-        ``cond``: [G, C] property features (:meth:`property_features`) of property-conditioned
-        models; None: no property given. ``guidance``: classifier-free guidance with respect to
-        the pocket and the properties (:class:`~moldiff.samplers.guidance.Guidance`); None: off.
-        ``decoding``: how the last step picks classes (:data:`~moldiff.samplers.decoding.DECODINGS`).
+        ``options``: the settings, resolved against this model (:meth:`SampleOptions.resolve`).
+        ``pocket`` (pocket models, which need one): the pocket atoms, in the protein's frame,
+        which the molecules come back in (:meth:`check_pocket`); a pocket without atoms samples
+        what the model learnt for ligands without a pocket. ``fixed``: atoms every molecule keeps
+        exactly (inpainting), first and in their order, in the pocket's frame, at most
+        :data:`MAX_FIXED_POCKET_DISTANCE` from a pocket atom; without a pocket the molecules are
+        grown around them in their frame. ``cond``: [N, C] property features
+        (:meth:`property_features`) of property-conditioned models; None: no property given.
+        ``progress``: progress bars over batches and steps. Everything is checked once, before
+        the first batch.
         """
-        spec = SamplerSpec.parse(sampler)
-        decode = self.decoder(decoding)
-        if n_steps < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        fixed_classes = self._check_request(options, pocket, fixed, cond)
+        center = None
+        if pocket is not None:
+            center = pocket.pos.mean(axis=0) if len(pocket.pos) else np.zeros(3)
+        elif fixed is not None:
+            center = fixed.pos.mean(axis=0)
+        shifted = fixed if center is None else _shifted(fixed, -center)
+        arrays = []
+        for start in tqdm(range(0, len(sizes), options.batch_size), disable=not progress, desc="batches"):
+            chunk = sizes[start:start + options.batch_size]
+            context = None if pocket is None else pocket_context(pocket, len(chunk), center)
+            arrays += self._sample_batch(chunk, generator, options, context, shifted, fixed_classes,
+                                         None if cond is None else cond[start:start + options.batch_size], progress)
+        return arrays if center is None else _restore(arrays, center, fixed)
+
+    @torch.no_grad()
+    def sample_arrays(self, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
+                      context: Context | None = None) -> list[MolArrays]:
+        """Training's validation samples: ``n_steps`` ancestral steps, one batch, with ``context``
+        holding each graph's own pocket atoms in the model's frame (a batch of validation
+        complexes). Users sample with :meth:`sample`."""
         self.check_pocket_given(context is not None)
+        options = SampleOptions(n_steps, SamplerSpec(), max(1, len(sizes)), bond_decoding="argmax", steric=0.0)
+        return self._sample_batch(sizes, generator, options, context, None, None, None, False)
+
+    def _check_request(self, options: SampleOptions, pocket: Pocket | None, fixed: MolArrays | None,
+                       cond: torch.Tensor | None) -> tuple | None:
+        """Refuse, before any sampling, unresolved options, a missing, unwanted or unfit pocket,
+        fixed atoms outside the pocket or of classes the model does not know, and guidance
+        without a condition; returns the fixed atoms' classes (:meth:`_fixed_classes`)."""
+        if not options.resolved:
+            raise ValueError("sampling options must be resolved against the model first (SampleOptions.resolve)")
+        self.check_pocket(pocket)
+        if fixed is not None and pocket is not None and len(pocket.pos):
+            _check_fixed_in_pocket(fixed, pocket)
+        if options.guidance.active and pocket is None and cond is None:
+            raise ValueError("classifier-free guidance needs a condition: give a pocket or property values")
+        return None if fixed is None else self._fixed_classes(fixed)
+
+    def _sample_batch(self, sizes: torch.Tensor, generator: torch.Generator, options: SampleOptions,
+                      context: Context | None, fixed: MolArrays | None, fixed_classes: tuple | None,
+                      cond: torch.Tensor | None, progress: bool) -> list[MolArrays]:
+        """One batch through the reverse loop, in the model's frame (``context`` and ``fixed``
+        already there); the request is checked (:meth:`_check_request`)."""
+        spec = options.sampler
+        decode = ValenceDecoding(self.vocab) if options.bond_decoding == "valence" else None
         self.denoiser.eval()
         device = self.device
         dtype = next(self.denoiser.parameters()).dtype
@@ -139,45 +186,27 @@ class MolDiffModel(nn.Module):
             context = Context(context.pos.to(device, dtype), context.h.to(device, dtype), context.batch.to(device))
         topo = Topology.from_sizes(sizes, device=device, context=context)
         if cond is not None:
-            if self.properties is None:
-                raise ValueError(f"{self.source} is not property-conditioned: it takes no property values")
             topo.cond = cond.to(device, dtype)
         like = torch.zeros(1, device=device, dtype=dtype)
         fixed_atoms = None
         if fixed is not None:
             topo.project = False  # inpainting works in the fixed atoms' frame
-            fixed_atoms = self._fixed_atoms(fixed, topo, dtype)
+            fixed_atoms = self._fixed_atoms(fixed, fixed_classes, topo, dtype)
         constraints: tuple = ()
         if spec.connect:
-            if self.process.bond is None:
-                raise ValueError(f"{self.source} does not predict bonds: connectivity guidance (connect=) needs them")
             constraints = (ConnectivityGuidance(spec.connect, fixed=None if fixed_atoms is None else fixed_atoms.mask),)
-        if steric is not None:
-            if context is None:
-                raise ValueError("steric guidance keeps atoms away from a pocket: it needs one")
-            constraints += (StericGuidance(steric),)
+        if options.steric_distance is not None:
+            constraints += (StericGuidance(options.steric_distance),)
         if fixed_atoms is not None:
             constraints += (Inpainting(self.process, fixed_atoms, align=context is None),)
-        times = jump_times(spec.times(n_steps, self.process.schedule, device), resamplings, jump_length)
-        network = self.runner(engine or Engine())
-        if guidance is not None and guidance.active:
-            if context is None and cond is None:
-                raise ValueError("classifier-free guidance needs a condition: give a pocket or property values")
-            network = GuidedDenoiser(network, guidance)
+        times = jump_times(spec.times(options.n_steps, self.process.schedule, device), options.resamplings,
+                           options.jump_length)
+        network = self.runner(options.engine)
+        if options.guidance.active:
+            network = GuidedDenoiser(network, options.guidance)
         state = reverse_loop(self.process, network, spec.step(), topo, times, like, generator, constraints,
                              progress=progress, decode=decode)
         return split_state(state, topo, self.vocab)  # the loop ends on decoded classes
-
-    def decoder(self, decoding: str) -> ValenceDecoding | None:
-        """The final-step decoder named ``decoding`` (None for argmax); a one-line ``ValueError``
-        for unknown names or models it cannot apply to."""
-        if decoding not in DECODINGS:
-            raise ValueError(f"unknown bond decoding {decoding!r}; choose from {', '.join(DECODINGS)}")
-        if decoding == "argmax":
-            return None
-        if self.process.bond is None:
-            raise ValueError(f"{self.source} does not predict bonds: valence decoding needs bond classes")
-        return ValenceDecoding(self.vocab)
 
     def runner(self, engine: Engine) -> nn.Module:
         """The denoiser as ``engine`` runs it, built once per engine (compilation is cached)."""
@@ -196,48 +225,28 @@ class MolDiffModel(nn.Module):
         props = self.properties
         return props.features(props.values(given, num_graphs))
 
-    def _fixed_atoms(self, fixed: MolArrays, topo: Topology, dtype: torch.dtype) -> FixedAtoms:
-        """Fixed atoms as the first atoms of every graph, in the model's class indices."""
+    def _fixed_classes(self, fixed: MolArrays) -> tuple[list[int], list[int], np.ndarray | None]:
+        """The fixed atoms' element and charge classes and their bonds (rows i, j, class; None for
+        models without bonds); a one-line ``ValueError`` for classes the model does not know."""
         try:
             types = [self.vocab.element_index(e) for e in fixed.elements]
             charges = [self.vocab.charge_index(int(c)) for c in fixed.charges]
         except KeyError as e:
             raise ValueError(f"fixed atoms: {e.args[0]}") from None
-        device = topo.batch.device
-        bonds = None
+        rows = None
         if self.process.bond is not None:
             rows = np.zeros((0, 3), np.int64) if fixed.bonds is None else np.asarray(fixed.bonds, np.int64).reshape(-1, 3)
             if len(rows) and (rows[:, 2].min() < 1 or rows[:, 2].max() >= self.vocab.num_bond_types):
                 raise ValueError(f"fixed atoms: bond classes must lie in 1..{self.vocab.num_bond_types - 1}")
-            bonds = torch.as_tensor(rows, device=device)
+        return types, charges, rows
+
+    def _fixed_atoms(self, fixed: MolArrays, classes: tuple, topo: Topology, dtype: torch.dtype) -> FixedAtoms:
+        """Fixed atoms as the first atoms of every graph, in the model's class indices."""
+        types, charges, rows = classes
+        device = topo.batch.device
+        bonds = None if rows is None else torch.as_tensor(rows, device=device)
         nodes = {"atom_type": torch.tensor(types, device=device), "charge": torch.tensor(charges, device=device)}
         return FixedAtoms.first_atoms(topo, torch.as_tensor(fixed.pos, dtype=dtype, device=device), nodes, bonds)
-
-    def sample_in_pocket(self, pocket: Pocket, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
-                         sampler: str = "ancestral", progress: bool = False, fixed: MolArrays | None = None,
-                         resamplings: int = 1, jump_length: int = 10, steric: float | None = None,
-                         engine: Engine | None = None, guidance: Guidance | None = None,
-                         decoding: str = "argmax") -> list[MolArrays]:
-        """One ligand per entry of ``sizes`` in ``pocket``, in the pocket's original frame
-        (``fixed`` atoms too, see :meth:`sample_arrays`); the pocket must be of the model's
-        representation (:meth:`check_pocket`)."""
-        self.check_pocket(pocket)
-        context, center = pocket_context(pocket, len(sizes))
-        arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, context,
-                                    _shifted(fixed, -center), resamplings, jump_length, steric, engine,
-                                    guidance=guidance, decoding=decoding)
-        return _restore(arrays, center, fixed)
-
-    def sample_around(self, fixed: MolArrays, sizes: torch.Tensor, n_steps: int, generator: torch.Generator,
-                      sampler: str = "ancestral", progress: bool = False, resamplings: int = 1,
-                      jump_length: int = 10, engine: Engine | None = None, cond: torch.Tensor | None = None,
-                      guidance: Guidance | None = None, decoding: str = "argmax") -> list[MolArrays]:
-        """Molecules without a pocket grown around ``fixed`` atoms, in their frame."""
-        center = fixed.pos.mean(axis=0)
-        arrays = self.sample_arrays(sizes, n_steps, generator, sampler, progress, None, _shifted(fixed, -center),
-                                    resamplings, jump_length, engine=engine, cond=cond, guidance=guidance,
-                                    decoding=decoding)
-        return _restore(arrays, center, fixed)
 
     def save(self, path: str | Path) -> None:
         """Write the compact weights file (atomically)."""
@@ -256,15 +265,22 @@ class MolDiffModel(nn.Module):
         return model
 
 
-def pocket_context(pocket: Pocket, num_graphs: int) -> tuple[Context, np.ndarray]:
-    """The pocket atoms as context of ``num_graphs`` graphs in the pocket-centred frame, and the
-    centre (add it back to return to the protein's frame)."""
-    center = pocket.pos.mean(axis=0)
+def pocket_context(pocket: Pocket, num_graphs: int, center: np.ndarray) -> Context:
+    """The pocket atoms as context of ``num_graphs`` graphs, moved by ``-center`` (the model
+    samples in the pocket-centred frame)."""
     m = len(pocket.pos)
-    context = Context(torch.as_tensor(pocket.pos - center).repeat(num_graphs, 1),
-                      torch.as_tensor(pocket.features).repeat(num_graphs, 1),
-                      torch.arange(num_graphs).repeat_interleave(m))
-    return context, center
+    return Context(torch.as_tensor(pocket.pos - center).repeat(num_graphs, 1),
+                   torch.as_tensor(pocket.features).repeat(num_graphs, 1),
+                   torch.arange(num_graphs).repeat_interleave(m))
+
+
+def _check_fixed_in_pocket(fixed: MolArrays, pocket: Pocket) -> None:
+    """Every fixed atom within :data:`MAX_FIXED_POCKET_DISTANCE` of a pocket atom."""
+    d = np.sqrt(((fixed.pos[:, None, :] - pocket.pos[None, :, :]) ** 2).sum(-1)).min(axis=1)
+    far = int(np.argmax(d))
+    if d[far] > MAX_FIXED_POCKET_DISTANCE:
+        raise ValueError(f"{pocket.source}: fixed atom {far} ({fixed.elements[far]}) lies {d[far]:.1f} A from the "
+                         f"nearest pocket atom (limit {MAX_FIXED_POCKET_DISTANCE:g} A); the fragment is outside the pocket")
 
 
 def _shifted(fixed: MolArrays | None, shift: np.ndarray) -> MolArrays | None:

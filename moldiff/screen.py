@@ -22,10 +22,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moldiff.atomic import check_writable
 from moldiff.cli import USER_ERRORS
 from moldiff.tables import read_rows
+
+if TYPE_CHECKING:
+    from moldiff.options import SampleOptions
 
 INDEX_COLUMNS = ("name", "protein", "sdf", "seed", "n_requested", "n_molecules", "n_valid", "seconds", "device",
                  "status", "error")
@@ -87,24 +91,19 @@ def read_requests(path: str | os.PathLike, n_samples: int) -> list[PocketRequest
     return requests
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScreenOptions:
-    """What every pocket is sampled with (as ``scripts/sample.py`` takes it)."""
+    """What every pocket is sampled with: the sampling settings (resolved against the model,
+    :class:`~moldiff.options.SampleOptions`), the model each worker loads, and the sizes, seed,
+    pocket cutoff and output choices of ``scripts/sample.py``."""
 
+    sampling: SampleOptions
     model: str = "pocket"
-    n_steps: int | None = None
-    sampler: str | None = None
-    engine: str | None = None
-    steric: float | None = None
     num_atoms: object = None
-    batch_size: int | None = None
     seed: int = 0
     cutoff: float = 8.0
     keep_hetero: bool = False
     sanitize: bool = False
-    guidance: float = 0.0
-    guidance_interval: tuple[float, float] = (0.0, 1.0)
-    bond_decoding: str | None = None
 
 
 def sample_pockets(requests: list[PocketRequest], out_dir: str | os.PathLike, options: ScreenOptions,
@@ -175,7 +174,7 @@ def _init_worker(device: str, options: ScreenOptions, out: Path, threads: int | 
 
 def _sample_one(req: PocketRequest) -> dict:
     """Sample one pocket and write its SDF; errors become the row's ``error`` (never raises)."""
-    from moldiff.api import load_pocket, sample
+    from moldiff.api import load_pocket, sample_with
     from moldiff.chem.io import write_sdf
 
     model, options, out = _WORKER["model"], _WORKER["options"], _WORKER["out"]
@@ -184,10 +183,8 @@ def _sample_one(req: PocketRequest) -> dict:
     try:
         pocket = load_pocket(req.protein, req.ref_ligand, req.residues, req.center, req.radius, options.cutoff,
                              options.keep_hetero, model.cfg.data.pocket_representation)
-        mols = sample(model, req.n_samples, options.n_steps, options.num_atoms, options.seed + req.row,
-                      options.batch_size, options.sampler, progress=False, pocket=pocket, steric=options.steric,
-                      engine=options.engine, guidance=options.guidance, guidance_interval=options.guidance_interval,
-                      bond_decoding=options.bond_decoding)
+        mols = sample_with(model, options.sampling, req.n_samples, options.num_atoms, options.seed + req.row, pocket,
+                           progress=False)
     except USER_ERRORS as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         return _row(req, options, sdf, status="error", error=msg.splitlines()[0] if msg else type(e).__name__)

@@ -43,7 +43,7 @@ def main() -> None:
         _call("benchmark_qm9.py", ["--settings", *map(str, settings), "--out", str(out), *rest])
         return
     for st in settings:
-        _call("benchmark_pockets.py", ["--sampler", st.sampler, "--n_steps", str(st.n_steps), "--engine", str(st.engine),
+        _call("benchmark_pockets.py", ["--sampler", str(st.sampler), "--n_steps", str(st.n_steps), "--engine", str(st.engine),
                                        "--out", str(out / st.slug), *rest])
     if "--skip_eval" not in rest:
         rows = [_pocket_row(out / st.slug, st) for st in settings]
@@ -67,7 +67,7 @@ def _pocket_row(folder: Path, st: Setting) -> dict:
         raise FileNotFoundError(f"{path}: no results for {st}")
     res = json.loads(path.read_text())
     t = res.get("timing") or {}
-    row = {"sampler": st.sampler, "engine": str(st.engine), "nfe": st.n_steps, "n_pockets": res["n_pockets"],
+    row = {"sampler": str(st.sampler), "engine": str(st.engine), "nfe": st.n_steps, "n_pockets": res["n_pockets"],
            "seconds_per_pocket": t.get("mean_seconds_per_pocket"), "device": t.get("device"),
            "molecules_per_s": t["n_samples_per_pocket"] / t["mean_seconds_per_pocket"] if t else None}
     return row | {k: res.get(k) for k, _, _ in POCKET_COLUMNS}

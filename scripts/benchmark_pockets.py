@@ -140,6 +140,7 @@ def _pocket(arrays, i: int, representation: str):
 
 def _sample(args, arrays, idx, out: Path) -> None:
     import time
+    from dataclasses import replace
 
     import numpy as np
     import torch
@@ -148,30 +149,27 @@ def _sample(args, arrays, idx, out: Path) -> None:
     from moldiff.api import load_model
     from moldiff.atomic import save_npz
     from moldiff.benchmark import device_name, synchronize
-    from moldiff.engine import Engine
     from moldiff.malloc import keep_freed_memory
-    from moldiff.samplers import SamplerSpec
-    from moldiff.samplers.guidance import Guidance
+    from moldiff.options import SampleOptions
 
+    sampling = SampleOptions.parse(args.n_steps, args.sampler, None, args.engine, args.bond_decoding, args.steric,
+                                   args.guidance, tuple(args.guidance_interval), args.resamplings, args.jump_length)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
     if device == "cpu":
         keep_freed_memory()
     model = load_model(args.model, device)
-    n_steps = args.n_steps or model.cfg.sample.n_steps
-    sampler = str(SamplerSpec.parse(args.sampler or model.cfg.sample.sampler))
-    steric = model.steric_distance(args.steric)
-    engine = Engine.parse(args.engine)
-    guidance = Guidance(args.guidance, *args.guidance_interval)
+    # one batch per pocket: every molecule of a pocket is sampled together
+    options = replace(sampling, batch_size=args.n_samples).resolve(model)
     rep = model.cfg.data.pocket_representation
     fragments = _fragments(arrays, idx, args.task, model.vocab) if args.task != "denovo" else {}
     warm = _pocket(arrays, idx[0], rep)  # CUDA initialisation (and compilation) is not timed
-    decoding = args.bond_decoding or model.cfg.sample.bond_decoding
-    model.sample_in_pocket(warm, torch.tensor([10, 10]), 2, torch.Generator(device=model.device).manual_seed(0),
-                           sampler, steric=steric, engine=engine, guidance=guidance, decoding=decoding)
-    settings = {"model": str(args.model), "task": args.task, "size": args.size, "sampler": sampler, "n_steps": n_steps,
-                "engine": str(engine), "guidance": str(guidance), "bond_decoding": decoding,
-                "resamplings": args.resamplings, "jump_length": args.jump_length, "steric": steric,
+    model.sample(torch.tensor([10, 10]), torch.Generator(device=model.device).manual_seed(0),
+                 replace(options, n_steps=2, resamplings=1), warm)
+    settings = {"model": str(args.model), "task": args.task, "size": args.size, "sampler": str(options.sampler),
+                "n_steps": options.n_steps, "engine": str(options.engine), "guidance": str(options.guidance),
+                "bond_decoding": options.bond_decoding, "resamplings": options.resamplings,
+                "jump_length": options.jump_length, "steric": options.steric_distance,
                 "n_samples_per_pocket": args.n_samples, "seed": args.seed, "cache": str(args.cache),
                 "pockets": [int(i) for i in idx]}
     mols, which, seconds, skipped, done = _resume(out, settings)
@@ -195,9 +193,7 @@ def _sample(args, arrays, idx, out: Path) -> None:
         gen = torch.Generator(device=model.device).manual_seed(args.seed + k)
         synchronize(model.device)
         start = time.perf_counter()
-        got = model.sample_in_pocket(pocket, sizes, n_steps, gen, sampler, fixed=fixed, resamplings=args.resamplings,
-                                     jump_length=args.jump_length, steric=steric, engine=engine, guidance=guidance,
-                                     decoding=decoding)
+        got = model.sample(sizes, gen, options, pocket, fixed)
         synchronize(model.device)
         seconds.append(time.perf_counter() - start)
         mols += got
@@ -218,8 +214,10 @@ def _sample(args, arrays, idx, out: Path) -> None:
               "device": device_name(model.device), "tf32": device.startswith("cuda"),
               "seconds_per_pocket": seconds, "mean_seconds_per_pocket": float(np.mean(seconds))}
     write_text(out / "timing.json", json.dumps(timing, indent=2))
-    print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), {sampler}, "
-          f"{n_steps} steps, {engine}, guidance {guidance}, {decoding} bonds: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}", flush=True)
+    print(f"{len(seconds)} pockets x {args.n_samples} molecules ({args.task}, {len(skipped)} skipped), "
+          f"{options.sampler}, {options.n_steps} steps, {options.engine}, guidance {options.guidance}, "
+          f"{options.bond_decoding} bonds: {timing['mean_seconds_per_pocket']:.2f} s per pocket on {timing['device']}",
+          flush=True)
 
 
 #: seconds between checkpoints of an unfinished sampling run, and the files they write

@@ -15,6 +15,7 @@ molecule stability (EDM's rule) and RDKit validity of every setting. Writes ``re
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from moldiff.atomic import write_text
@@ -81,10 +82,9 @@ def _benchmark(args, out: Path) -> None:
     from moldiff.benchmark import device_name
     from moldiff.chem.stability import atom_stability
     from moldiff.datasets.qm9 import load_qm9
-    from moldiff.engine import Engine
     from moldiff.nn.regressor import PropertyRegressor
+    from moldiff.options import SampleOptions
     from moldiff.property_eval import half_b_predictions, predict_arrays, reference_errors, target_pairs
-    from moldiff.samplers import SamplerSpec
     from moldiff.samplers.guidance import Guidance
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -95,20 +95,20 @@ def _benchmark(args, out: Path) -> None:
         raise ValueError(f"{args.model}: not a property-conditioned model")
     regressors = _parse_regressors(args.regressor)
     qm9 = load_qm9(args.cache)
-    n_steps = args.n_steps or model.cfg.sample.n_steps
-    sampler = str(SamplerSpec.parse(args.sampler or model.cfg.sample.sampler))
-    engine = Engine.parse(args.engine)
+    options = SampleOptions.parse(args.n_steps, args.sampler, args.batch_size, args.engine,
+                                  guidance_interval=tuple(args.guidance_interval)).resolve(model)
     try:
         import rdkit  # noqa: F401  (validity needs RDKit; GPU machines may lack it)
         has_rdkit = True
     except ImportError:
         has_rdkit = False
-    results = {"model": args.model, "sampler": sampler, "n_steps": n_steps, "engine": str(engine),
+    results = {"model": args.model, "sampler": str(options.sampler), "n_steps": options.n_steps,
+               "engine": str(options.engine),
                "n_samples": args.n_samples, "guidance_interval": list(args.guidance_interval),
                "device": device_name(model.device), "properties": {}}
     saved, loaded = {}, {}
     interval = tuple(args.guidance_interval)
-    t = SamplerSpec.parse(sampler).times(n_steps, model.process.schedule)[:-1]  # the network is called at these
+    t = options.sampler.times(options.n_steps, model.process.schedule)[:-1]  # the network is called at these
     guided_share = float(Guidance(1.0, *interval).covers(t).float().mean())
     for name, path in regressors.items():
         if name not in props.names:
@@ -129,12 +129,9 @@ def _benchmark(args, out: Path) -> None:
                 values[:, props.names.index(name)] = torch.as_tensor(targets)
             feats = props.features(values)
             gen = torch.Generator(device=model.device).manual_seed(args.seed)
-            guide = Guidance(w or 0.0, *interval)
-            mols, start = [], time.perf_counter()
-            for s in range(0, args.n_samples, args.batch_size):
-                sl = slice(s, s + args.batch_size)
-                mols += model.sample_arrays(torch.as_tensor(sizes[sl]), n_steps, gen, sampler, engine=engine,
-                                            cond=None if w is None else feats[sl], guidance=guide)
+            start = time.perf_counter()
+            mols = model.sample(torch.as_tensor(sizes), gen, replace(options, guidance=Guidance(w or 0.0, *interval)),
+                                cond=None if w is None else feats)
             seconds = time.perf_counter() - start
             pred = predict_arrays(reg, mols, model.vocab)[:, k_reg]
             stable = [atom_stability(m.elements, m.pos) for m in mols]

@@ -52,8 +52,8 @@ def main() -> None:
     ap.add_argument("--skip_eval", action="store_true", help="sample and save only (no RDKit needed)")
     ap.add_argument("--eval_only", action="store_true", help="evaluate samples already saved in --out")
     args = ap.parse_args()
-    if args.n_samples < 1 or args.batch_size < 1 or min(args.steps) < 1:
-        raise ValueError("--n_samples, --batch_size and --steps must be positive")
+    if args.n_samples < 1:
+        raise ValueError(f"--n_samples must be positive, got {args.n_samples}")
     args.settings = [Setting.parse(s) for s in (args.settings or [f"{args.sampler}@{n}" for n in args.steps])]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,14 +70,15 @@ def _sample(args, out: Path) -> None:
     from moldiff.atomic import save_npz
     from moldiff.benchmark import timed_sampling
     from moldiff.convert import pack_arrays
+    from moldiff.options import SampleOptions
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     tf32 = device.startswith("cuda")
     torch.backends.cuda.matmul.allow_tf32 = tf32  # as scripts/sample.py does on GPUs
     model = load_model(args.model, device)
     for st in args.settings:
-        arrays, timing = timed_sampling(model, args.n_samples, st.n_steps, args.batch_size, args.seed, st.sampler,
-                                        engine=st.engine, decoding=args.bond_decoding)
+        options = SampleOptions(st.n_steps, st.sampler, args.batch_size, st.engine, args.bond_decoding).resolve(model)
+        arrays, timing = timed_sampling(model, args.n_samples, options, args.seed)
         save_npz(out / f"samples_{st.slug}.npz", pack_arrays(arrays))
         timings = _timings(out)
         timings[str(st)] = {"model": str(args.model), "explicit_h": "H" in model.vocab.elements, "tf32": tf32,
@@ -108,7 +109,7 @@ def _evaluate(args, out: Path) -> None:
         metrics = evaluate_arrays(arrays, timing["explicit_h"], train)
         suffix = "" if st.engine == Engine() else f", {st.engine}"
         suffix += "" if timing.get("bond_decoding", "argmax") == "argmax" else f", {timing['bond_decoding']} decoding"
-        rows.append({"name": f"moldiff, {st.sampler}, {st.n_steps} steps{suffix}", "sampler": st.sampler + suffix,
+        rows.append({"name": f"moldiff, {st.sampler}, {st.n_steps} steps{suffix}", "sampler": f"{st.sampler}{suffix}",
                      "steps": st.n_steps, "nfe": st.n_steps, **metrics, "timing": timing})
         print(f"evaluated {path.name}", flush=True)
     elements = np.asarray(data.vocab.elements)

@@ -36,8 +36,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=None, help="JSON file to write (default: print only)")
     args = ap.parse_args()
-    if args.n_samples < 1 or args.batch_size < 1:
-        raise ValueError("--n_samples and --batch_size must be positive")
+    if args.n_samples < 1:
+        raise ValueError(f"--n_samples must be positive, got {args.n_samples}")
 
     import numpy as np
     import torch
@@ -48,32 +48,34 @@ def main() -> None:
     from moldiff.chem.build import build_molecule, sanitize_or_none
     from moldiff.chem.metrics import ring_size_fractions
     from moldiff.datasets.complexes import load_complexes
-    from moldiff.graph import Context
-    from moldiff.pocket import POCKET_FEATURE_DIM
+    from moldiff.options import SampleOptions
+    from moldiff.pocket import POCKET_FEATURE_DIM, Pocket
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    options = SampleOptions.parse(args.n_steps, args.sampler, args.batch_size, steric=0)
     model = load_model(args.model)
     if not model.conditional:
         raise ValueError(f"{args.model} is not a pocket model")
+    options = options.resolve(model)
     arrays = load_complexes(args.cache)
     ligand_sizes = arrays.lig_num_atoms[arrays.split_indices(args.split)]
     if not len(ligand_sizes):
         raise ValueError(f"{args.cache}: no complex in split {args.split!r}")
     sizes = np.random.default_rng(args.seed).choice(ligand_sizes, args.n_samples)
-    empty = Context(torch.zeros(0, 3), torch.zeros(0, POCKET_FEATURE_DIM), torch.zeros(0, dtype=torch.long))
+    empty = Pocket(np.zeros((0, 3)), np.zeros((0, POCKET_FEATURE_DIM), np.float32),
+                   model.cfg.data.pocket_representation, "no pocket")
     valid = []
     for start in tqdm(range(0, args.n_samples, args.batch_size), desc="batches"):
         chunk = torch.as_tensor(sizes[start:start + args.batch_size], dtype=torch.long)
         generator = torch.Generator(device=model.device).manual_seed(args.seed + start)
-        for mol in model.sample_arrays(chunk, args.n_steps, generator, args.sampler, context=empty,
-                                       decoding=model.cfg.sample.bond_decoding):
+        for mol in model.sample(chunk, generator, options, pocket=empty):
             clean, _ = sanitize_or_none(build_molecule(mol.elements, mol.pos, mol.charges, mol.bonds,
                                                        explicit_h=False))
             if clean is not None and len(Chem.GetMolFrags(clean)) == 1:
                 valid.append(clean)
     result = {"model": args.model, "cache": str(args.cache), "split": args.split, "n_samples": args.n_samples,
-              "n_steps": args.n_steps, "sampler": args.sampler, "decoding": model.cfg.sample.bond_decoding,
+              "n_steps": args.n_steps, "sampler": str(options.sampler), "decoding": options.bond_decoding,
               "seed": args.seed, "validity": len(valid) / args.n_samples, "rings": ring_size_fractions(valid)}
     text = json.dumps(result, indent=1)
     print(text)

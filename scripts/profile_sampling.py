@@ -43,9 +43,12 @@ def main() -> None:
     from moldiff.benchmark import profile_sampling
     from moldiff.engine import Engine
 
+    from moldiff.options import SampleOptions
+
     engines = [Engine.parse(e) for e in args.engines]
-    if args.batch_size < 1 or args.n_steps < 2 or args.repeats < 1:
-        raise ValueError("--batch_size and --repeats must be >= 1 and --n_steps >= 2")
+    sampling = SampleOptions.parse(args.n_steps, args.sampler, args.batch_size, steric=args.steric)
+    if args.n_steps < 2 or args.repeats < 1:
+        raise ValueError("--repeats must be >= 1 and --n_steps >= 2")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
     if device == "cpu":
@@ -53,22 +56,20 @@ def main() -> None:
 
         keep_freed_memory()
     model = load_model(args.model, device)
-    context, steric, pocket_size = None, None, None
+    options = sampling.resolve(model)
+    pocket = None
     if model.conditional:
         if not args.cache:
             raise ValueError(f"{args.model} is a pocket model: give a complex cache (--cache)")
         from moldiff.datasets.complexes import load_complexes
-        from moldiff.pipeline import pocket_context
         from moldiff.pocket import Pocket
 
         arrays = load_complexes(args.cache)
         c = arrays.complex(0)
         pocket = Pocket.from_arrays(c["pocket_pos"], c["pocket_element"], c["pocket_residue"], c["pocket_backbone"],
                                     c["pocket_ca"], model.cfg.data.pocket_representation, str(arrays.name[0]))
-        context, _ = pocket_context(pocket, args.batch_size)
-        steric, pocket_size = model.steric_distance(args.steric), len(pocket.pos)
-    sizes = model.sample_sizes(args.batch_size, torch.Generator().manual_seed(0), pocket_size)
-    rows = profile_sampling(model, sizes, engines, args.n_steps, args.sampler, context, steric, args.repeats)
+    sizes = model.sample_sizes(args.batch_size, torch.Generator().manual_seed(0), None if pocket is None else len(pocket.pos))
+    rows = profile_sampling(model, sizes, engines, options, pocket, args.repeats)
     table = _table(rows)
     print(json.dumps(rows, indent=2))
     print(table)
@@ -78,21 +79,23 @@ def main() -> None:
         write_text(out / "profile.json", json.dumps(rows, indent=2))
         write_text(out / "profile.md", table + "\n")
     if args.trace:
-        text = _trace(model, sizes, args.sampler, context, steric)
+        text = _trace(model, sizes, options, pocket)
         print(text)
         if args.out:
             write_text(Path(args.out) / "trace.txt", text)
 
 
-def _trace(model, sizes, sampler: str, context, steric) -> str:
+def _trace(model, sizes, options, pocket) -> str:
     """torch.profiler's operator table for a short fp32 run (top 25 by device time, else CPU time)."""
+    from dataclasses import replace
+
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if model.device.type == "cuda" else [])
     gen = torch.Generator(device=model.device).manual_seed(0)
     with profile(activities=activities) as prof:
-        model.sample_arrays(sizes, 5, gen, sampler, context=context, steric=steric)
+        model.sample(sizes, gen, replace(options, n_steps=5, batch_size=len(sizes)), pocket)
     key = "cuda_time_total" if model.device.type == "cuda" else "cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=25)
 

@@ -23,8 +23,12 @@ Inpainting (fixed atoms stay exactly in place and come first in every molecule, 
 """
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moldiff.cli import run
+
+if TYPE_CHECKING:
+    from moldiff.options import SampleOptions
 
 
 def main() -> int | None:
@@ -89,19 +93,15 @@ def main() -> int | None:
     fix.add_argument("--resamplings", type=int, default=1, help="RePaint resamplings per window (default 1: none)")
     fix.add_argument("--jump_length", type=int, default=10, help="RePaint window in steps (default 10)")
     args = ap.parse_args()
-    for name in ("n_samples", "n_steps", "batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name} must be >= 1, got {value}")
     from moldiff.chem.pocket import positive_distance
+    from moldiff.options import SampleOptions
 
+    sampling = SampleOptions.parse(args.n_steps, args.sampler, args.batch_size, args.engine, args.bond_decoding,
+                                   args.steric, args.guidance, tuple(args.guidance_interval), args.resamplings,
+                                   args.jump_length)  # bad settings fail before anything is loaded
     for name in ("radius", "pocket_cutoff"):
         if getattr(args, name) is not None:
             positive_distance(getattr(args, name), f"--{name}")
-    if args.engine is not None:
-        from moldiff.engine import Engine
-
-        Engine.parse(args.engine)  # a bad engine string fails before anything is loaded
     if args.pocket is None and (args.ref_ligand or args.resi_list or args.center):
         raise ValueError("--ref_ligand, --resi_list and --center define a pocket: give the protein with --pocket")
     from moldiff.atomic import check_writable
@@ -119,7 +119,7 @@ def main() -> int | None:
         check_writable(Path(args.out_dir) / "index.csv")
     import torch
 
-    from moldiff.api import load_fixed_atoms, load_model, load_pocket, relax, sample
+    from moldiff.api import load_fixed_atoms, load_model, load_pocket, relax, sample_with
     from moldiff.chem.io import write_sdf
     from moldiff.malloc import keep_freed_memory
 
@@ -128,7 +128,7 @@ def main() -> int | None:
     if device == "cpu":
         keep_freed_memory()  # ~1.8x faster CPU sampling (moldiff.malloc)
     if args.pockets:
-        return _screen(args, device)
+        return _screen(args, device, sampling)
     model = load_model(args.model or ("pocket" if args.pocket else "qm9"), device)
     pocket = None
     if args.prepare:
@@ -141,11 +141,8 @@ def main() -> int | None:
         fixed = load_fixed_atoms(model, args.fix_atoms, args.fix_smarts, _indices(args.fix_indices))
     elif args.fix_smarts or args.fix_indices:
         raise ValueError("--fix_smarts and --fix_indices choose atoms of the --fix_atoms file: give it")
-    mols = sample(model, args.n_samples, args.n_steps, _num_atoms(args.num_atoms), args.seed, args.batch_size,
-                  args.sampler, pocket=pocket, fixed=fixed, resamplings=args.resamplings, jump_length=args.jump_length,
-                  steric=args.steric, engine=args.engine, properties=_properties(model, args.property),
-                  guidance=args.guidance, guidance_interval=tuple(args.guidance_interval),
-                  bond_decoding=args.bond_decoding)
+    mols = sample_with(model, sampling.resolve(model), args.n_samples, _num_atoms(args.num_atoms), args.seed, pocket,
+                       fixed, _properties(model, args.property))
     if args.relax:
         if pocket is None:
             raise ValueError("--relax needs a pocket (--pocket)")
@@ -157,8 +154,9 @@ def main() -> int | None:
     print(f"wrote {len(mols)} molecules to {args.outfile} ({n_valid}/{args.n_samples} valid)")
 
 
-def _screen(args, device: str) -> int:
-    """--pockets: every pocket of the CSV, spread over --devices, resumable."""
+def _screen(args, device: str, sampling: "SampleOptions") -> int:
+    """--pockets: every pocket of the CSV, spread over --devices, resumable, with the sampling
+    settings resolved once against the model."""
     import torch
 
     from moldiff.api import load_model
@@ -177,10 +175,8 @@ def _screen(args, device: str) -> int:
     # loaded here to refuse a non-pocket model once; sampling reuses it when it runs in this process
     model = load_model(args.model or "pocket", devices[0] if len(devices) == 1 else "cpu")
     model.check_pocket_given(True)
-    options = ScreenOptions(args.model or "pocket", args.n_steps, args.sampler, args.engine, args.steric,
-                            _num_atoms(args.num_atoms), args.batch_size, args.seed, args.pocket_cutoff,
-                            args.keep_hetero, args.sanitize, args.guidance, tuple(args.guidance_interval),
-                            args.bond_decoding)
+    options = ScreenOptions(sampling.resolve(model), args.model or "pocket", _num_atoms(args.num_atoms), args.seed,
+                            args.pocket_cutoff, args.keep_hetero, args.sanitize)
     rows = sample_pockets(requests, args.out_dir, options, devices, model=model if len(devices) == 1 else None)
     failed = [r for r in rows if r["status"] != "ok"]
     print(f"{len(rows) - len(failed)} of {len(rows)} pockets sampled into {args.out_dir} (index.csv)")

@@ -8,6 +8,7 @@ import pytest
 import moldiff.api as api
 from clitools import ROOT
 from moldiff.api import load_pocket, sample
+from moldiff.options import SampleOptions
 from moldiff.screen import ScreenOptions, read_requests, sample_pockets
 from moldiff.testing import untrained_model
 from moldiff.vocab import LIGAND_VOCAB, QM9_VOCAB
@@ -18,8 +19,8 @@ PROTEIN, LIGAND = ROOT / "data/examples/1ia1_protein.pdb", ROOT / "data/examples
 def test_sample_refuses_bad_counts_and_sizes_before_sampling(monkeypatch):
     """The untrained model's size distribution ends at 11 atoms, so 13 (1.25 x 11) is the most it takes."""
     model = untrained_model("tiny.yaml", QM9_VOCAB)
-    real = model.sample_arrays
-    monkeypatch.setattr(model, "sample_arrays", lambda *a, **k: pytest.fail("sampled despite bad input"))
+    real = model._sample_batch
+    monkeypatch.setattr(model, "_sample_batch", lambda *a, **k: pytest.fail("sampled despite bad input"))
     for given, message in [({"n_samples": 0}, "n_samples must be a positive integer, got 0"),
                            ({"n_samples": 2.5}, "n_samples must be a positive integer, got 2.5"),
                            ({"n_steps": 0}, "n_steps must be a positive integer, got 0"),
@@ -29,7 +30,7 @@ def test_sample_refuses_bad_counts_and_sizes_before_sampling(monkeypatch):
                            ({"num_atoms": range(5, 15)}, "num_atoms 14 is too large")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             sample(model, **({"n_samples": 1, "n_steps": 1, "num_atoms": 5} | given), progress=False)
-    monkeypatch.setattr(model, "sample_arrays", real)
+    monkeypatch.setattr(model, "_sample_batch", real)
     mols = sample(model, 1, n_steps=1, num_atoms=13, progress=False)
     assert mols[0].GetNumAtoms() == 13 and mols[0].GetProp("n_steps") == "1"
 
@@ -70,12 +71,12 @@ def test_screen_resumes_only_from_verified_sdfs(tmp_path, monkeypatch):
     requests = read_requests(table, 2)
     model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
     out, sampled = tmp_path / "screen", []
-    real = api.sample
-    monkeypatch.setattr(api, "sample", lambda *a, **k: sampled.append(a[4]) or real(*a, **k))  # a[4]: the seed
+    real = api.sample_with
+    monkeypatch.setattr(api, "sample_with", lambda *a, **k: sampled.append(a[4]) or real(*a, **k))  # a[4]: the seed
 
     def screen(sanitize: bool = False) -> dict[str, dict]:
         sampled.clear()
-        options = ScreenOptions(n_steps=1, num_atoms=5, sanitize=sanitize)
+        options = ScreenOptions(SampleOptions(1).resolve(model), num_atoms=5, sanitize=sanitize)
         sample_pockets(requests, out, options, ["cpu"], progress=False, model=model)
         return _index(out)
 

@@ -200,8 +200,8 @@ def test_bad_counts_and_pocket_distances_name_their_option(tmp_path):
     """Checked before anything is loaded (the model named does not exist), earlier output kept."""
     out = tmp_path / "keep.sdf"
     out.write_text("precious")
-    for args, fragment in [(["--n_steps", 0], "--n_steps must be >= 1, got 0"),
-                           (["--batch_size", 0], "--batch_size must be >= 1, got 0"),
+    for args, fragment in [(["--n_steps", 0], "n_steps must be a positive integer, got 0"),
+                           (["--batch_size", 0], "batch_size must be a positive integer, got 0"),
                            (["--pocket", "p.pdb", "--center", 1, 2, 3, "--radius", -5],
                             "--radius must be a positive distance in Å, got -5"),
                            (["--pocket", "p.pdb", "--ref_ligand", "l.sdf", "--pocket_cutoff", -1],

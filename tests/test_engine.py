@@ -5,7 +5,8 @@ import torch
 
 from moldiff.benchmark import Setting
 from moldiff.engine import Engine
-from moldiff.graph import Context
+from moldiff.options import SampleOptions
+from moldiff.pocket import Pocket
 from moldiff.testing import random_graph, untrained_model
 from moldiff.vocab import LIGAND_VOCAB, QM9_VOCAB
 
@@ -23,7 +24,7 @@ def test_engine_strings_round_trip_and_bad_ones_fail_in_one_line():
 
 def test_settings_carry_engines():
     st = Setting.parse("dpm2m:spacing=logsnr@25/bf16+compile")
-    assert (st.sampler, st.n_steps, st.engine) == ("dpm2m:spacing=logsnr", 25, Engine("bf16", True))
+    assert (str(st.sampler), st.n_steps, st.engine) == ("dpm2m:spacing=logsnr", 25, Engine("bf16", True))
     assert str(st) == "dpm2m:spacing=logsnr@25/bf16+compile"
     assert st.slug == "dpm2m_spacing_logsnr_25_bf16_compile"
     assert Setting.parse("ancestral@1000").slug == "ancestral_1000"  # slugs of engine-less settings unchanged
@@ -71,14 +72,13 @@ def test_sampling_with_bf16_engine_in_a_pocket_keeps_fixed_atoms_and_shapes(samp
 
     model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
     g = torch.Generator().manual_seed(0)
-    ctx_pos = torch.randn(40, 3, generator=g) * 4
-    context = Context(ctx_pos.repeat(3, 1), torch.eye(model.denoiser.context_in)[torch.randint(
-        0, model.denoiser.context_in, (40,), generator=g)].repeat(3, 1), torch.arange(3).repeat_interleave(40))
+    features = torch.eye(model.denoiser.context_in)[torch.randint(0, model.denoiser.context_in, (40,), generator=g)]
+    pocket = Pocket((torch.randn(40, 3, generator=g) * 4).numpy(), features.numpy(), "full", "test pocket")
     fixed = MolArrays(["C", "N"], np.array([[0.5, 0.0, 0.0], [1.9, 0.1, 0.0]]), np.zeros(2, np.int64),
                       np.array([[0, 1, 1]]))
     sizes = torch.tensor([6, 8, 7])
-    out = model.sample_arrays(sizes, 6, torch.Generator().manual_seed(1), sampler, context=context, fixed=fixed,
-                              steric=2.0, engine=Engine("bf16"))
+    options = SampleOptions.parse(6, sampler, engine="bf16", steric=2.0).resolve(model)
+    out = model.sample(sizes, torch.Generator().manual_seed(1), options, pocket, fixed)
     assert [len(a.elements) for a in out] == sizes.tolist()
     for a in out:
         assert a.elements[:2] == ["C", "N"]
@@ -89,7 +89,7 @@ def test_sampling_with_bf16_engine_in_a_pocket_keeps_fixed_atoms_and_shapes(samp
 def test_unconditional_bf16_sampling_runs_every_sampler():
     model = untrained_model("tiny.yaml", QM9_VOCAB)
     for sampler in ("ancestral", "ddim:eta=0.5", "dpm2m:spacing=logsnr"):
-        out = model.sample_arrays(torch.tensor([4, 9]), 5, torch.Generator().manual_seed(0), sampler,
-                                  engine=Engine("bf16"))
+        options = SampleOptions.parse(5, sampler, engine="bf16").resolve(model)
+        out = model.sample(torch.tensor([4, 9]), torch.Generator().manual_seed(0), options)
         assert [len(a.elements) for a in out] == [4, 9]
         assert all(abs(a.pos.mean(0)).max() < 1e-4 for a in out)  # still zero centre of mass (float32 math)

@@ -11,8 +11,9 @@ From the bottom up:
   both meet at the interface in ``graph``;
 - ``samplers`` on ``processes``, never on the networks;
 - ``datasets`` on ``chem`` and ``pocket``, never on the model side (networks, processes, samplers);
-- the model (``pipeline``) and the public API (``api``) on all of those, but not on ``datasets`` or
-  ``training``: sampling needs no training data and no training code.
+- the sampling settings (``options``), the model (``pipeline``) and the public API (``api``) on all
+  of those, but not on ``datasets`` or ``training``: sampling needs no training data and no
+  training code.
 
 Modules not named here (training, screening, benchmarks, configuration) may import any layer.
 """
@@ -39,6 +40,7 @@ ALLOWED = {
 }
 #: layer -> moldiff modules it must not import (the others are free)
 FORBIDDEN = {
+    "moldiff.options": {"moldiff.datasets", "moldiff.training", "moldiff.api"},
     "moldiff.pipeline": {"moldiff.datasets", "moldiff.training", "moldiff.api"},
     "moldiff.api": {"moldiff.datasets", "moldiff.training"},
 }

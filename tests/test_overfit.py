@@ -9,6 +9,7 @@ from torch_geometric.data import Batch, Data
 from moldiff.api import arrays_to_mols
 from moldiff.chem.build import canonical_smiles
 from moldiff.config import Config, ModelCfg
+from moldiff.options import SampleOptions
 from moldiff.pipeline import MolDiffModel
 from moldiff.processes.joint import clean_state
 from moldiff.vocab import QM9_VOCAB
@@ -45,7 +46,7 @@ def test_tiny_model_overfits_and_samples_back(denoiser):
         loss.backward()
         opt.step()
     sizes = torch.tensor(list(SMILES) * 12)
-    arrays = model.sample_arrays(sizes, 50, torch.Generator().manual_seed(0))
+    arrays = model.sample(sizes, torch.Generator().manual_seed(0), SampleOptions(50, batch_size=len(sizes)).resolve(model))
     got = [canonical_smiles(m) for m in arrays_to_mols(arrays)]
     expected = [canonical_smiles(Chem.MolFromSmiles(SMILES[int(n)])) for n in sizes]
     hits = np.mean([g == e for g, e in zip(got, expected)])

@@ -228,15 +228,15 @@ def test_benchmark_pockets_resumes_a_killed_run(pocket_model, tmp_path, monkeypa
         bench.main()
 
     main(tmp_path / "whole")
-    original, calls = MolDiffModel.sample_in_pocket, []
+    original, calls = MolDiffModel.sample, []
 
-    def dies_on_the_second_pocket(self, pocket, sizes, *args, **kwargs):
+    def dies_on_the_second_pocket(self, sizes, *args, **kwargs):
         calls.append(len(sizes))
         if len(calls) == 3:  # the warm-up call, the first pocket, then the kill
             raise KeyboardInterrupt
-        return original(self, pocket, sizes, *args, **kwargs)
+        return original(self, sizes, *args, **kwargs)
 
-    monkeypatch.setattr(MolDiffModel, "sample_in_pocket", dies_on_the_second_pocket)
+    monkeypatch.setattr(MolDiffModel, "sample", dies_on_the_second_pocket)
     with pytest.raises(KeyboardInterrupt):
         main(tmp_path / "killed")
     assert not (tmp_path / "killed" / "samples.npz").exists()
@@ -247,7 +247,7 @@ def test_benchmark_pockets_resumes_a_killed_run(pocket_model, tmp_path, monkeypa
         resumed.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(MolDiffModel, "sample_in_pocket", counted)
+    monkeypatch.setattr(MolDiffModel, "sample", counted)
     main(tmp_path / "killed")
     assert len(resumed) == 2  # the warm-up and the one pocket left
     with np.load(tmp_path / "whole" / "samples.npz") as a, np.load(tmp_path / "killed" / "samples.npz") as b:
@@ -257,11 +257,11 @@ def test_benchmark_pockets_resumes_a_killed_run(pocket_model, tmp_path, monkeypa
     assert not (tmp_path / "killed" / "progress.json").exists()
     assert len(json.loads((tmp_path / "killed" / "timing.json").read_text())["seconds_per_pocket"]) == 2
     calls.clear()
-    monkeypatch.setattr(MolDiffModel, "sample_in_pocket", dies_on_the_second_pocket)
+    monkeypatch.setattr(MolDiffModel, "sample", dies_on_the_second_pocket)
     with pytest.raises(KeyboardInterrupt):
         main(tmp_path / "other")
     resumed.clear()
-    monkeypatch.setattr(MolDiffModel, "sample_in_pocket", counted)
+    monkeypatch.setattr(MolDiffModel, "sample", counted)
     main(tmp_path / "other", "--seed", "5")  # other settings: both pockets again
     assert len(resumed) == 3
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from moldiff.config import load_config
+from moldiff.options import SampleOptions
 from moldiff.pipeline import MolDiffModel
 from moldiff.pocket import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, pocket_feature_matrix
 from moldiff.vocab import LIGAND_VOCAB, POCKET_ELEMENTS
@@ -56,7 +57,8 @@ def test_pocket_sampling_stays_in_the_protein_frame():
     pocket = Pocket(rng.normal(size=(n, 3)) * 4 + offset,
                     pocket_feature_matrix(rng.integers(0, 5, n), rng.integers(0, 21, n), rng.random(n) > 0.5), "full")
     sizes = model.sample_sizes(4, torch.Generator().manual_seed(0), pocket_size=n)
-    arrays = model.sample_in_pocket(pocket, sizes, 5, torch.Generator().manual_seed(0))
+    plain = SampleOptions.parse(5, "ancestral", bond_decoding="argmax", steric=0).resolve(model)
+    arrays = model.sample(sizes, torch.Generator().manual_seed(0), plain, pocket)
     assert [len(a.elements) for a in arrays] == sizes.tolist() and set(sizes.tolist()) <= {5, 6, 7}
     for a in arrays:
         assert np.linalg.norm(a.pos.mean(axis=0) - pocket.pos.mean(axis=0)) < 10.0  # near the pocket, not the origin
@@ -99,7 +101,7 @@ def test_models_refuse_a_pocket_of_the_other_representation(model_rep):
         sample(model, 2, 2, num_atoms=6, pocket=wrong, progress=False)
     assert str(err.value) == expected
     with pytest.raises(ValueError) as err:
-        model.sample_in_pocket(wrong, torch.tensor([6]), 2, torch.Generator().manual_seed(0))
+        model.sample(torch.tensor([6]), torch.Generator().manual_seed(0), SampleOptions(2).resolve(model), wrong)
     assert str(err.value) == expected
     right = load_pocket(PROTEIN, ref_ligand=LIGAND, representation=model_rep)
     assert len(sample(model, 2, 2, num_atoms=6, pocket=right, progress=False)) == 2

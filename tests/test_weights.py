@@ -20,11 +20,13 @@ def test_models_load_and_sample_without_rdkit():
 
     code = ("import sys; sys.modules['rdkit'] = None\n"
             "from moldiff.api import load_model\nfrom moldiff.config import load_config\n"
-            "from moldiff.benchmark import timed_sampling\nfrom moldiff.pipeline import MolDiffModel\n"
+            "from moldiff.benchmark import timed_sampling\nfrom moldiff.options import SampleOptions\n"
+            "from moldiff.pipeline import MolDiffModel\n"
             "from moldiff.vocab import QM9_VOCAB\n"
             "m = MolDiffModel(load_config('configs/tiny.yaml'), QM9_VOCAB, {'atom_type': [.2] * 5, 'charge': [.1, .8, .1],"
             " 'bond': [.7, .1, .1, .1]}, [0, 0, 1, 1])\n"
-            "arrays, run = timed_sampling(m, 3, 2, 2, warmup=False)\nassert len(arrays) == 3\n")
+            "options = SampleOptions(2, batch_size=2).resolve(m)\n"
+            "arrays, run = timed_sampling(m, 3, options, warmup=False)\nassert len(arrays) == 3\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr[-2000:]
 

@@ -8,6 +8,7 @@ from scipy.sparse.csgraph import connected_components
 
 from moldiff.geometry import random_rotations
 from moldiff.graph import pair_id
+from moldiff.options import SampleOptions
 from moldiff.processes.joint import Prediction, Topology
 from moldiff.samplers import SamplerSpec
 from moldiff.samplers.connect import DEFAULT_DISTANCE, ConnectivityGuidance, components
@@ -105,10 +106,11 @@ def test_sampler_option_parses_and_reaches_the_sampling_loop(monkeypatch):
 
     monkeypatch.setattr("moldiff.pipeline.ConnectivityGuidance", Spy)
     model = untrained_model("tiny.yaml", QM9_VOCAB)
-    model.sample_arrays(torch.tensor([6, 9, 4]), 4, torch.Generator().manual_seed(0), sampler="ancestral:connect=0.5")
+    options = SampleOptions.parse(4, "ancestral:connect=0.5").resolve(model)
+    model.sample(torch.tensor([6, 9, 4]), torch.Generator().manual_seed(0), options)
     assert seen == [(0.5, 0.75), (0.5, 0.5), (0.5, 0.25), (0.5, 0.0)]
-    model.sample_arrays(torch.tensor([6]), 4, torch.Generator().manual_seed(0))
+    model.sample(torch.tensor([6]), torch.Generator().manual_seed(0), SampleOptions(4).resolve(model))
     assert len(seen) == 4  # off by default
     bondless = untrained_model("tiny.yaml", QM9_VOCAB, overrides=["process.bonds=false"])
     with pytest.raises(ValueError, match="does not predict bonds"):
-        bondless.sample_arrays(torch.tensor([5]), 4, torch.Generator().manual_seed(0), sampler="ancestral:connect=0.3")
+        SampleOptions.parse(4, "ancestral:connect=0.3").resolve(bondless)

@@ -7,6 +7,7 @@ import torch
 from moldiff.chem.build import build_molecule
 from moldiff.chem.metrics import validity_error
 from moldiff.graph import all_pairs
+from moldiff.options import SampleOptions
 from moldiff.pocket import Pocket
 from moldiff.samplers.decoding import BOND_ORDERS, lower_overloaded_bonds, max_valence_table
 from moldiff.testing import untrained_model
@@ -111,7 +112,8 @@ def test_sampled_molecules_never_fail_on_valence():
     sizes = torch.tensor([9] * 24)
 
     def valence_errors(decoding):
-        got = model.sample_in_pocket(_pocket(), sizes, 4, torch.Generator().manual_seed(0), decoding=decoding)
+        options = SampleOptions(4, bond_decoding=decoding).resolve(model)
+        got = model.sample(sizes, torch.Generator().manual_seed(0), options, _pocket())
         mols = [build_molecule(a.elements, a.pos, a.charges, a.bonds, explicit_h=False) for a in got]
         return got, sum("valence" in validity_error(m).lower() for m in mols)
 
@@ -169,8 +171,8 @@ def test_inpainting_keeps_fixed_bonds_and_lowers_the_generated_ones():
                          np.array([0, 0, 0]), np.array([[0, 1, 1], [1, 2, 2]]))
     model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
     pocket = _pocket(40)
-    got = model.sample_in_pocket(pocket, torch.tensor([8] * 12), 4, torch.Generator().manual_seed(0),
-                                 fixed=fragment, decoding="valence")
+    got = model.sample(torch.tensor([8] * 12), torch.Generator().manual_seed(0),
+                       SampleOptions(4, bond_decoding="valence").resolve(model), pocket, fragment)
     for a in got:
         np.testing.assert_array_equal(a.pos[:3], fragment.pos)
         assert {tuple(r) for r in a.bonds.tolist() if r[1] < 3} == {(0, 1, 1), (1, 2, 2)}

@@ -7,6 +7,7 @@ import torch
 
 from moldiff.graph import DenoiserOutput
 from moldiff.nn.egnn import EGNNDenoiser
+from moldiff.options import SampleOptions
 from moldiff.samplers.guidance import GuidedDenoiser, Guidance, null_graph
 from moldiff.testing import assert_equivariant, random_graph
 
@@ -133,14 +134,15 @@ def test_guidance_composes_with_samplers_and_inpainting(sampler):
                                 np.zeros(40, bool), "full", "test pocket")
     model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
     sizes = torch.tensor([5, 8])
+    options = SampleOptions.parse(6, sampler).resolve(model)
     for guidance in (Guidance(2.0), Guidance(1.0, 0.3, 0.7)):
-        out = model.sample_in_pocket(pocket, sizes, 6, torch.Generator().manual_seed(0), sampler, fixed=fragment,
-                                     guidance=guidance)
+        out = model.sample(sizes, torch.Generator().manual_seed(0), replace(options, guidance=guidance), pocket,
+                           fragment)
         for a, n in zip(out, sizes.tolist()):
             assert len(a.elements) == n and a.elements[:3] == ["C", "C", "O"]
             np.testing.assert_array_equal(a.pos[:3], fragment.pos)
-    plain = model.sample_in_pocket(pocket, sizes, 6, torch.Generator().manual_seed(0), sampler)
-    guided = model.sample_in_pocket(pocket, sizes, 6, torch.Generator().manual_seed(0), sampler, guidance=Guidance(2.0))
+    plain = model.sample(sizes, torch.Generator().manual_seed(0), options, pocket)
+    guided = model.sample(sizes, torch.Generator().manual_seed(0), replace(options, guidance=Guidance(2.0)), pocket)
     assert not np.allclose(plain[1].pos, guided[1].pos)
 
 

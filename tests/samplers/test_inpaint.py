@@ -7,6 +7,7 @@ from oracle import P_TYPE, OracleDenoiser, make_process
 
 from moldiff.chem.arrays import MolArrays
 from moldiff.graph import pair_id
+from moldiff.options import SampleOptions
 from moldiff.processes.joint import Topology
 from moldiff.processes.schedules import cosine
 from moldiff.samplers import SAMPLERS, ancestral_step
@@ -143,12 +144,8 @@ def test_models_keep_fixed_atoms_unconditional_and_in_pocket(sampler, resampling
     cases.append((untrained_model("tiny_pocket.yaml", LIGAND_VOCAB), pocket))
     for model, pk in cases:
         sizes = torch.tensor([5, 7, 9])
-        gen = torch.Generator().manual_seed(0)
-        if pk is None:
-            out = model.sample_around(FRAGMENT, sizes, 6, gen, sampler, resamplings=resamplings, jump_length=2)
-        else:
-            out = model.sample_in_pocket(pk, sizes, 6, gen, sampler, fixed=FRAGMENT, resamplings=resamplings,
-                                         jump_length=2)
+        options = SampleOptions.parse(6, sampler, resamplings=resamplings, jump_length=2).resolve(model)
+        out = model.sample(sizes, torch.Generator().manual_seed(0), options, pk, FRAGMENT)
         for a, size in zip(out, sizes.tolist()):
             assert len(a.elements) == size and a.elements[:3] == ["C", "C", "O"]
             np.testing.assert_array_equal(a.pos[:3], FRAGMENT.pos)

@@ -6,11 +6,12 @@ import torch
 
 from moldiff.geometry import random_rotations
 from moldiff.graph import Context
+from moldiff.options import SampleOptions
 from moldiff.pocket import Pocket
 from moldiff.processes.joint import Topology
 from moldiff.samplers.steric import StericGuidance
 from moldiff.testing import untrained_model
-from moldiff.vocab import LIGAND_VOCAB
+from moldiff.vocab import LIGAND_VOCAB, QM9_VOCAB
 
 R0 = 2.5
 
@@ -90,8 +91,8 @@ def test_sampling_with_guidance_keeps_molecules_out_of_the_pocket():
     pocket = Pocket.from_arrays(pocket_pos, np.zeros(60, int), np.zeros(60, int), np.zeros(60, bool),
                                 np.zeros(60, bool), "full", "test pocket")
     sizes = torch.tensor([8] * 16)
-    plain = model.sample_in_pocket(pocket, sizes, 8, torch.Generator().manual_seed(0))
-    guided = model.sample_in_pocket(pocket, sizes, 8, torch.Generator().manual_seed(0), steric=R0)
+    plain = model.sample(sizes, torch.Generator().manual_seed(0), SampleOptions(8).resolve(model), pocket)
+    guided = model.sample(sizes, torch.Generator().manual_seed(0), SampleOptions(8, steric=R0).resolve(model), pocket)
 
     def closest(arrays):
         return np.array([np.linalg.norm(a.pos[:, None] - pocket_pos[None], axis=-1).min() for a in arrays])
@@ -102,14 +103,12 @@ def test_sampling_with_guidance_keeps_molecules_out_of_the_pocket():
 
 
 def test_guidance_needs_a_pocket():
-    model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
     with pytest.raises(ValueError, match="pocket"):
-        model.sample_arrays(torch.tensor([5]), 2, torch.Generator().manual_seed(0), steric=R0)
+        SampleOptions(2, steric=R0).resolve(untrained_model("tiny.yaml", QM9_VOCAB))
 
 
 def test_api_uses_the_model_default_and_zero_turns_it_off():
     from moldiff.api import sample
-    from moldiff.vocab import QM9_VOCAB
 
     model = untrained_model("tiny_pocket.yaml", LIGAND_VOCAB)
     model.cfg.sample.steric = R0
