@@ -7,7 +7,7 @@ CSV columns: ``protein`` (PDB/PDBQT/mmCIF path), and per row exactly one pocket 
 made unique) and ``n_samples``. Relative paths are read from the CSV's folder.
 
 Every pocket's SDF is written atomically as ``<out_dir>/<name>.sdf``, then its row of ``index.csv``
-(atomically too). A rerun skips the pockets whose SDF parses and holds as many molecules as its
+(atomically too), which ``scripts/evaluate.py --batch`` takes as it stands (:data:`INDEX_COLUMNS`). A rerun skips the pockets whose SDF parses and holds as many molecules as its
 index row counts (without a row, which a kill between the two writes leaves: ``n_samples``
 molecules, unless ``sanitize`` may have dropped some, which only a row can tell) and samples the
 rest again. Each pocket is sampled with seed ``seed + row`` whichever device takes it, so results
@@ -31,8 +31,11 @@ from moldiff.tables import read_rows
 if TYPE_CHECKING:
     from moldiff.options import SampleOptions
 
-INDEX_COLUMNS = ("name", "protein", "sdf", "seed", "n_requested", "n_molecules", "n_valid", "seconds", "device",
-                 "status", "error")
+#: Columns of ``index.csv``: ``protein``, ``ref_ligand`` (absolute paths) and ``generated`` (the
+#: pocket's SDF, in the index's folder) make it a batch CSV of ``scripts/evaluate.py --batch``
+#: (:mod:`moldiff.chem.batch`).
+INDEX_COLUMNS = ("name", "protein", "ref_ligand", "generated", "seed", "n_requested", "n_molecules", "n_valid",
+                 "seconds", "device", "status", "error")
 
 
 @dataclass(frozen=True)
@@ -218,9 +221,15 @@ def _finished(req: PocketRequest, options: ScreenOptions, sdf: Path, row: dict |
 
 
 def _row(req: PocketRequest, options: ScreenOptions, sdf: Path, **values) -> dict:
-    row = {"name": req.name, "protein": str(req.protein), "sdf": sdf.name, "seed": options.seed + req.row,
-           "n_requested": req.n_samples, "n_molecules": "", "n_valid": "", "seconds": "", "device": "", "error": ""}
+    row = _paths(req) | {"generated": sdf.name, "seed": options.seed + req.row, "n_requested": req.n_samples,
+                         "n_molecules": "", "n_valid": "", "seconds": "", "device": "", "error": ""}
     return row | values
+
+
+def _paths(req: PocketRequest) -> dict:
+    """The pocket's name and absolute file paths, as ``index.csv`` records them."""
+    return {"name": req.name, "protein": str(req.protein.absolute()),
+            "ref_ligand": "" if req.ref_ligand is None else str(req.ref_ligand.absolute())}
 
 
 def _read_index(path: Path) -> dict[str, dict]:
@@ -236,8 +245,8 @@ def _write_index(out: Path, requests: list[PocketRequest], rows: dict[str, dict]
 
     from moldiff.atomic import write_text
 
-    table = [rows.get(r.name) or {"name": r.name, "protein": str(r.protein), "sdf": f"{r.name}.sdf",
-                                  "n_requested": r.n_samples, "status": "pending"} for r in requests]
+    table = [rows.get(r.name) or _paths(r) | {"generated": f"{r.name}.sdf", "n_requested": r.n_samples,
+                                              "status": "pending"} for r in requests]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=INDEX_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

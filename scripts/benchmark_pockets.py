@@ -33,11 +33,9 @@ from moldiff.atomic import write_text
 from moldiff.chem.posecheck import CONFIGS
 from moldiff.cli import run
 
-CLASH_DISTANCE = 2.0
 METRICS = ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate", "qed", "sa_raw", "sa",
            "logp", "lipinski")
 INPAINT_METRICS = ("fixed_kept", "has_fragment")
-PB_CHECK = "pb_check_"  # per-pocket column prefix of each PoseBusters check's pass rate
 TASKS = ("denovo", "grow", "link")
 
 
@@ -354,64 +352,74 @@ def _receptors(arrays, idx, args) -> dict[int, Path]:
     return out
 
 
-def _pocket_task(job: tuple) -> dict:
-    """Vina and PoseBusters summaries of one pocket (runs in a worker process)."""
-    import numpy as np
-    from rdkit import Chem
+def _table_task(job: tuple):
+    """The library's molecule table of one pocket (:func:`moldiff.chem.report.molecule_table`; runs
+    in a worker process)."""
+    from moldiff.chem.report import molecule_table
 
-    from moldiff.chem.docking import vina_scores
-    from moldiff.chem.posecheck import posebusters_table
-
-    receptor, blocks, ref_block, vina, posebusters, dock_max = job
-    mols, ref = [Chem.MolFromMolBlock(b) for b in blocks], Chem.MolFromMolBlock(ref_block)
-    row = {}
-    if vina != "off":
-        rows, ref_scores = vina_scores(receptor, mols, ref, vina == "dock", dock_max=dock_max)
-        row["vina_failed"] = float(np.mean(["vina_error" in r for r in rows])) if rows else np.nan
-        for k in ("vina_score", "vina_min", "vina_dock"):
-            vals = [r[k] for r in rows if k in r]
-            if vals or k in ref_scores:
-                row[k] = float(np.mean(vals)) if vals else np.nan
-                row[f"ref_{k}"] = ref_scores.get(k, np.nan)
-    if posebusters:
-        table = posebusters_table([*mols, ref], receptor, posebusters)
-        row["pb_valid"] = float(table["pb_valid"].iloc[:-1].mean()) if mols else np.nan
-        row["ref_pb_valid"] = float(table["pb_valid"].iloc[-1])
-        for check in table.columns.drop("pb_valid"):  # pass rate of each check, to see which ones fail
-            row[f"{PB_CHECK}{check}"] = float(table[check].iloc[:-1].mean()) if mols else np.nan
-            row[f"ref_{PB_CHECK}{check}"] = float(table[check].iloc[-1])
-    return row
+    mols, receptor, reference, pocket_pos, vina, posebusters, vina_max, dock_max = job
+    return molecule_table(mols, receptor, reference, vina, posebusters, pocket_pos=pocket_pos, vina_max=vina_max,
+                          dock_max=dock_max)
 
 
-def _pocket_scores(arrays, groups: dict, args, receptors: dict[int, Path]) -> dict[int, dict]:
-    """Per complex: mean Vina score / minimized score (/ docking score) of its valid molecules,
-    the fraction that failed, the PoseBusters-valid fraction, and the reference ligand's values,
-    computed in parallel over pockets."""
+def _molecule_tables(arrays, groups: dict[int, list], args, receptors: dict[int, Path]) -> dict:
+    """Per complex: the molecule table of its molecules and reference ligand, with clashes against
+    the cached pocket atoms and, as asked, Vina and PoseBusters in the full receptor on the first
+    ``--vina_max`` valid molecules; pockets in ``--workers`` processes."""
     from concurrent.futures import ProcessPoolExecutor
 
-    import numpy as np
-    from rdkit import Chem
     from tqdm.auto import tqdm
 
     keys = list(groups)
-    jobs = [(receptors[i], [Chem.MolToMolBlock(m) for m in groups[i]],
-             Chem.MolToMolBlock(_reference(arrays, i)), args.vina, args.posebusters, args.dock_max) for i in keys]
-    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        rows = list(tqdm(pool.map(_pocket_task, jobs), total=len(jobs), desc="vina / posebusters"))
-    return dict(zip(keys, rows))
+    jobs = [(groups[i], receptors.get(i), _reference(arrays, i), arrays.complex(i)["pocket_pos"], args.vina,
+             args.posebusters, args.vina_max, args.dock_max) for i in keys]
+    bar = dict(total=len(jobs), desc="evaluating pockets")
+    if args.workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(args.workers, len(jobs))) as pool:
+            tables = list(tqdm(pool.map(_table_task, jobs), **bar))
+    else:
+        tables = [_table_task(job) for job in tqdm(jobs, **bar)]
+    return dict(zip(keys, tables))
+
+
+def _pocket_row(name: str, table, mols: list, fragment: dict | None) -> dict:
+    """One complex's row of ``per_pocket.csv`` from the library's summary of its molecule table
+    (:func:`moldiff.chem.report.summarize`), under the benchmark's column names: ``sa_raw`` is the
+    raw SA score and ``sa`` its (10 - SA) / 9; with a fragment (inpainting) the fraction of
+    molecules that keep the fixed atoms and of those valid that hold the fragment."""
+    import numpy as np
+
+    from moldiff.chem.fragments import has_fragment, keeps_fixed_atoms
+    from moldiff.chem.report import PB_CHECK, summarize
+
+    s = {k: np.nan if v is None else v for k, v in summarize(table).items()}
+    row = {"complex": name, "n": s["n_molecules"]}
+    row |= {k: s.get(k, np.nan) for k in ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate")}
+    row |= {"qed": s.get("qed_mean", np.nan), "sa_raw": s.get("sa_mean", np.nan),
+            "sa": (10 - s.get("sa_mean", np.nan)) / 9, "logp": s.get("logp_mean", np.nan),
+            "lipinski": s.get("lipinski_mean", np.nan)}
+    if fragment is not None:
+        row["fixed_kept"] = float(np.mean([keeps_fixed_atoms(m, fragment["fixed"]) for m in mols]))
+        row["has_fragment"] = float(np.mean([bool(m.GetIntProp("moldiff_valid"))
+                                             and all(has_fragment(m, q) for q in fragment["smarts"]) for m in mols]))
+    renamed = {"ref_sa": "ref_sa_raw"}
+    row |= {renamed.get(k, k): v for k, v in s.items() if k.startswith("ref_")}
+    for k in ("vina_score", "vina_min", "vina_dock"):
+        if f"{k}_mean" in s or f"ref_{k}" in s:
+            row[k] = s.get(f"{k}_mean", np.nan)
+    return row | {k: v for k, v in s.items() if k in ("vina_failed", "pb_valid") or k.startswith(PB_CHECK)}
 
 
 def _evaluate(arrays, out: Path, args, receptors: dict[int, Path]) -> None:
+    """Score saved samples with the library's evaluation (:mod:`moldiff.chem.report`, as
+    ``evaluate.py`` does) per complex, aggregate over pockets and write the results files."""
     import numpy as np
     import pandas as pd
-    from rdkit import Chem
 
     from moldiff.api import arrays_to_mols
-    from moldiff.chem.build import canonical_smiles, sanitize_or_none
+    from moldiff.chem.batch import ring_shares
+    from moldiff.chem.build import canonical_smiles
     from moldiff.chem.draw import grid_png
-    from moldiff.chem.fragments import has_fragment, keeps_fixed_atoms
-    from moldiff.chem.metrics import internal_diversity, min_protein_distance, ring_size_fractions
-    from moldiff.chem.properties import lipinski_rules, logp, qed, sa_score
     from moldiff.chem.report import aggregate_over_pockets
     from moldiff.convert import unpack_arrays
     from moldiff.datasets.complexes import load_complexes
@@ -423,48 +431,11 @@ def _evaluate(arrays, out: Path, args, receptors: dict[int, Path]) -> None:
     mols = arrays_to_mols(unpack_arrays(data), explicit_h=False)
     fragments = _load_fragments(out / "fragments.json")
     which = data["complex_index"]
-    rows, gen_props, ref_props, shown, all_valid, refs = [], [], [], [], [], []
-    vina = {}
-    if args.vina != "off" or args.posebusters:
-        valid_by = {int(i): [m for m, w in zip(mols, which) if w == i and m.GetIntProp("moldiff_valid")][:args.vina_max]
-                    for i in np.unique(which)}
-        vina = _pocket_scores(arrays, valid_by, args, receptors)
-    for i in np.unique(which):
-        c = arrays.complex(int(i))
-        group = [m for m, w in zip(mols, which) if w == i]
-        valid = [m for m in group if m.GetIntProp("moldiff_valid")]
-        smiles = {canonical_smiles(m) for m in valid}
-        props = [(qed(m), sa_score(m), logp(m), lipinski_rules(m)) for m in valid]
-        gen_props += props
-        all_valid += valid
-        shown += valid[:1]
-        clash = [min_protein_distance(m, c["pocket_pos"]) < CLASH_DISTANCE for m in group]
-        ref = _reference(arrays, i)
-        ref_row = {}
-        if fragments:
-            f = fragments[int(i)]
-            ref_row["fixed_kept"] = float(np.mean([keeps_fixed_atoms(m, f["fixed"]) for m in group]))
-            ref_row["has_fragment"] = float(np.mean([bool(m.GetIntProp("moldiff_valid"))
-                                                     and all(has_fragment(m, q) for q in f["smarts"]) for m in group]))
-        if ref is not None:
-            refs.append(ref)
-            ref_row |= {"ref_qed": qed(ref), "ref_sa_raw": sa_score(ref), "ref_logp": logp(ref),
-                        "ref_lipinski": lipinski_rules(ref),
-                        "ref_clash": float(min_protein_distance(ref, c["pocket_pos"]) < CLASH_DISTANCE)}
-            ref_props.append((ref_row["ref_qed"], ref_row["ref_sa_raw"]))
-        rows.append({"complex": str(arrays.name[i]), "n": len(group), "validity": len(valid) / len(group),
-                     "sanitizes": float(np.mean([sanitize_or_none(m)[0] is not None for m in group])),
-                     "connected": float(np.mean([len(Chem.GetMolFrags(m)) == 1 for m in group])),
-                     "uniqueness": len(smiles) / len(valid) if valid else np.nan,
-                     "diversity": internal_diversity(valid), "clash_rate": float(np.mean(clash)),
-                     "qed": np.mean([p[0] for p in props]) if props else np.nan,
-                     "sa_raw": np.mean([p[1] for p in props]) if props else np.nan,
-                     "sa": np.mean([(10 - p[1]) / 9 for p in props]) if props else np.nan,
-                     "logp": np.mean([p[2] for p in props]) if props else np.nan,
-                     "lipinski": np.mean([p[3] for p in props]) if props else np.nan, **ref_row,
-                     **vina.get(int(i), {})})
-    table = pd.DataFrame(rows)
+    groups = {int(i): [m for m, w in zip(mols, which) if w == i] for i in np.unique(which)}
+    tables = _molecule_tables(arrays, groups, args, receptors)
+    table = pd.DataFrame([_pocket_row(str(arrays.name[i]), tables[i], groups[i], fragments.get(i)) for i in groups])
     table.to_csv(out / "per_pocket.csv", index=False)
+    molecules = pd.concat(tables.values(), ignore_index=True)
     summary = {"n_pockets": len(table), "n_molecules": int(table["n"].sum())}
     summary |= aggregate_over_pockets(
         table, METRICS + (INPAINT_METRICS if fragments else ()) + ("vina_score", "vina_min", "vina_dock", "vina_failed",
@@ -477,14 +448,16 @@ def _evaluate(arrays, out: Path, args, receptors: dict[int, Path]) -> None:
     if args.posebusters:
         summary["posebusters_config"] = args.posebusters
         summary["posebusters_checks"] = _check_pass_rates(table)
-    summary["rings"] = {"generated_valid": ring_size_fractions(all_valid), "reference": ring_size_fractions(refs)}
+    summary["rings"] = ring_shares(molecules)
     if args.train_cache:
         from moldiff.chem.geometry_stats import geometry_report
 
         train = load_complexes(args.train_cache)
         train_ligands = [m for m in (_reference(train, i) for i in train.split_indices("train")) if m is not None]
         reference_set = f"{args.train_cache} (training split, {len(train_ligands)} ligands)"
-        summary["geometry"] = geometry_report(all_valid, train_ligands) | {"reference_set": reference_set}
+        refs = [m for m in (_reference(arrays, i) for i in groups) if m is not None]
+        summary["geometry"] = geometry_report([m for m in mols if m.GetIntProp("moldiff_valid")], train_ligands) | {
+            "reference_set": reference_set}
         # the benchmark's own reference ligands against the same set: the floor to compare with
         summary["geometry_reference"] = geometry_report(refs, train_ligands) | {"reference_set": reference_set}
     timing = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() else {}
@@ -492,7 +465,10 @@ def _evaluate(arrays, out: Path, args, receptors: dict[int, Path]) -> None:
     md = _markdown(summary)
     write_text(out / "results.json", json.dumps(summary, indent=2))
     write_text(out / "results.md", md + "\n")
-    _plot(gen_props, ref_props, out / "properties.png")
+    valid = molecules[molecules["valid"]]
+    _plot(valid[~valid["is_reference"]], valid[valid["is_reference"]], out / "properties.png")
+    shown = [next(m for m in group if m.GetIntProp("moldiff_valid")) for group in groups.values()
+             if any(m.GetIntProp("moldiff_valid") for m in group)]
     grid_png(shown, out / "molecules.png", legends=[canonical_smiles(m) or "" for m in shown[:24]])
     print(json.dumps(summary, indent=2))
     print(md)
@@ -501,6 +477,8 @@ def _evaluate(arrays, out: Path, args, receptors: dict[int, Path]) -> None:
 def _check_pass_rates(table) -> dict[str, dict[str, float]]:
     """Per PoseBusters check: the mean over pockets of the fraction of generated molecules that
     pass it, and the fraction of reference ligands that pass it."""
+    from moldiff.chem.report import PB_CHECK
+
     checks = [c[len(PB_CHECK):] for c in table.columns if c.startswith(PB_CHECK)]
     return {c: {"generated": float(table[PB_CHECK + c].mean()), "reference": float(table[f"ref_{PB_CHECK}{c}"].mean())}
             for c in checks}
@@ -552,7 +530,7 @@ def _markdown(s: dict) -> str:
     rings = s.get("rings")
     if rings:
         for who, f in rings.items():
-            cells = " / ".join(f"{k[5:]}: {100 * v:.1f} %" for k, v in f.items())
+            cells = " / ".join(f"{k[5:]}: " + ("n/a" if v is None else f"{100 * v:.1f} %") for k, v in f.items())
             lines.append(f"| molecules with a ring of size ({who.replace('_', ' ')}) | {cells} | |")
     geometry, floor = s.get("geometry"), s.get("geometry_reference")
     if geometry:
@@ -571,24 +549,25 @@ def _markdown(s: dict) -> str:
     return "\n".join(lines)
 
 
-def _plot(gen: list, ref: list, path: Path) -> None:
+def _plot(gen, ref, path: Path) -> None:
+    """QED and SA histograms of the valid generated molecules and reference ligands (rows of
+    molecule tables)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, k, name in [(axes[0], 0, "QED"), (axes[1], 1, "SA score (raw, lower = easier)")]:
-        ax.hist([p[k] for p in gen], bins=30, density=True, alpha=0.6, label="generated (valid)")
-        if ref:
-            ax.hist([p[k] for p in ref], bins=30, density=True, alpha=0.6, label="reference ligands")
+    for ax, k, name in [(axes[0], "qed", "QED"), (axes[1], "sa", "SA score (raw, lower = easier)")]:
+        ax.hist(gen[k], bins=30, density=True, alpha=0.6, label="generated (valid)")
+        if len(ref):
+            ax.hist(ref[k], bins=30, density=True, alpha=0.6, label="reference ligands")
         ax.set(xlabel=name, ylabel="density")
         ax.legend()
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=110)
     os.replace(tmp, path)
-
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@
         [--workers N]
 
 Writes ``metrics.json`` (stability/validity metrics and a property summary), ``metrics.md``,
-``molecules.csv`` (one row per molecule: its SDF record number, validity and its reason, SMILES,
-QED, SA, logP, Lipinski rules, ring sizes; Vina score-only/minimized/docked and the PoseBusters
-verdict with a pocket; the local MMFF94 strain energy with ``--strain``; the reference ligand as
+``molecules.csv`` (one row per molecule: its SDF record number, validity and its reason (whether it
+sanitizes, whether it is one fragment), SMILES, QED, SA, logP, Lipinski rules, ring sizes; with a
+pocket a clash flag (a heavy atom within 2 Å of a protein heavy atom), Vina score-only/minimized/
+docked and the PoseBusters verdict with each check; the local MMFF94 strain energy with ``--strain``; the reference ligand as
 the last row), ``properties.png`` (histograms against the reference), ``molecules.png`` (the top
 24 valid molecules in 2D: best Vina minimized score when Vina ran, else highest QED) and
 ``report.html`` (one self-contained page that opens offline: the molecules in 3D in the pocket,
@@ -23,15 +24,17 @@ the training molecules, and their reference-weighted means, also in ``metrics.js
 novelty reference unless ``--train_smiles`` is given. ``--strain``: pose energy minus locally
 relaxed energy in MMFF94 (kcal/mol) per valid molecule (tens of ms each).
 
-``--batch``: a CSV with columns ``pocket`` (protein PDB), ``ref_ligand`` (SDF), ``generated`` (SDF)
-and optionally ``name`` (paths relative to the CSV's folder). Every pocket gets the per-molecule
-table above; writes ``per_pocket.csv`` (one row per pocket: molecules, validity, uniqueness, the
-pocket's means of QED/SA/logP/Lipinski/Vina/strain, Vina failures, PoseBusters-valid fraction,
-the reference ligand's values, ``error`` for pockets that failed), ``molecules.csv`` (all
-molecules, with a ``pocket`` column), and ``metrics.json``/``metrics.md`` with the mean over
-pockets of per-pocket means and the median over pockets. Pockets run in ``--workers`` processes;
-a pocket with missing files or a failed evaluation is counted, listed and printed, never
-dropped.
+``--batch``: a CSV with columns ``protein`` (PDB) and ``generated`` (SDF), and optionally
+``ref_ligand`` (SDF; needed for Vina) and ``name`` (paths relative to the CSV's folder); the
+``index.csv`` that ``sample.py --pockets`` writes is one, as it stands. Every pocket gets the
+per-molecule table above; writes ``per_pocket.csv`` (one row per pocket: molecules, validity and
+its parts, uniqueness, diversity, clash rate, the pocket's means of QED/SA/logP/Lipinski/Vina/
+strain, Vina failures, PoseBusters-valid fraction, the reference ligand's values, ``error`` for
+pockets that failed), ``molecules.csv`` (all molecules, with a ``pocket`` column), and
+``metrics.json``/``metrics.md`` with the mean over pockets of per-pocket means and the median over
+pockets, and the ring-size shares of all valid molecules. Pockets run in ``--workers`` processes;
+a pocket with missing files, a failed evaluation or a failed sampling (index status) is counted,
+listed and printed, never dropped.
 """
 import argparse
 import json
@@ -48,7 +51,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sdf", nargs="?", default=None, help="generated molecules (or use --batch)")
     ap.add_argument("--batch", default=None, metavar="CSV",
-                    help="evaluate many pockets: CSV with columns pocket, ref_ligand, generated")
+                    help="evaluate many pockets: CSV with columns protein, generated [, ref_ligand, name] "
+                         "(e.g. the index.csv of sample.py --pockets)")
     ap.add_argument("--train_smiles", default=None,
                     help="text file of training SMILES for novelty "
                          "(default: the --train_sdf molecules, else the QM9 cache if present)")
@@ -78,6 +82,7 @@ def main() -> int:
     from moldiff.chem.html_report import write_html_report
     from moldiff.chem.io import read_sdf
     from moldiff.chem.metrics import evaluate_molecules, format_table
+    from moldiff.chem.pocket import read_structure
     from moldiff.chem.report import molecule_table, read_generated, skipped_records, summarize
 
     if args.pocket and not os.path.isfile(args.pocket):
@@ -93,7 +98,8 @@ def main() -> int:
     reference = read_sdf(args.ref_ligand, sanitize=True)[0] if args.ref_ligand else None
     train_mols = read_sdf(args.train_sdf) if args.train_sdf else None
     metrics = evaluate_molecules(mols, _novelty_reference(args.train_smiles, train_mols))
-    table = molecule_table(mols, args.pocket, reference, args.vina, args.posebusters, args.strain)
+    pocket_pos = read_structure(args.pocket).pos if args.pocket else None
+    table = molecule_table(mols, args.pocket, reference, args.vina, args.posebusters, args.strain, pocket_pos)
     table.insert(0, "record", pd.array(records + [None] * (reference is not None), dtype="Int64"))  # SDF record
     summary = summarize(table) | ({"posebusters_config": args.posebusters} if args.posebusters else {})
     out = Path(args.out) if args.out else Path(args.sdf).parent
@@ -128,7 +134,7 @@ def _batch(args) -> int:
     from moldiff.chem.report import read_generated
 
     if args.pocket or args.ref_ligand or args.train_smiles:
-        raise ValueError("--batch takes the pockets and reference ligands from the CSV: drop --pocket, --ref_ligand "
+        raise ValueError("--batch takes the proteins and reference ligands from the CSV: drop --pocket, --ref_ligand "
                          "and --train_smiles")
     jobs = batch.read_pocket_csv(args.batch)
     train_mols = read_sdf(args.train_sdf) if args.train_sdf else None  # read (and refused) before any work
@@ -137,6 +143,8 @@ def _batch(args) -> int:
     per_pocket, molecules, failed = batch.evaluate_pockets(jobs, args.vina, args.posebusters, args.strain,
                                                            max(1, args.workers))
     summary = batch.aggregate(per_pocket, failed)
+    if len(molecules):
+        summary["rings"] = batch.ring_shares(molecules)
     text = batch.markdown(summary)
     written = ["per_pocket.csv", "molecules.csv", "metrics.json", "metrics.md"]
     if train_mols is not None:
@@ -230,7 +238,8 @@ def _summary_table(s: dict) -> str:
         if s.get(f"{k}_mean") is not None:
             ref = s.get(f"ref_{k}")
             lines.append(f"| {k} | {s[k + '_mean']:.3f} | {s[k + '_median']:.3f} | {'' if ref is None else f'{ref:.3f}'} |")
-    for k, name in (("vina_failed", "Vina could not score"), ("strain_failed", "no strain (no MMFF parameters)"),
+    for k, name in (("clash_rate", "clash with the protein (all molecules)"), ("vina_failed", "Vina could not score"),
+                    ("strain_failed", "no strain (no MMFF parameters)"),
                     ("pb_valid", f"PoseBusters-valid ({s.get('posebusters_config', 'dock')} checks)")):
         if s.get(k) is not None:
             ref = s.get(f"ref_{k}")

@@ -63,7 +63,7 @@ def test_batch_aggregates_per_pocket_means_and_counts_failed_pockets(tmp_path):
     others = [embedded(s, 0) for s in SMILES[:2]]
     write_sdf(data / "gen2.sdf", [crystal, *others])
     csv = tmp_path / "pockets.csv"
-    csv.write_text("name,pocket,ref_ligand,generated\n"
+    csv.write_text("name,protein,ref_ligand,generated\n"
                    f"crystal,{PROTEIN},{LIGAND},{LIGAND}\n"
                    f"three,{PROTEIN},{LIGAND},data/gen2.sdf\n"  # relative to the CSV's folder
                    f"lost,{PROTEIN},{LIGAND},data/missing.sdf\n")
@@ -95,8 +95,8 @@ def test_batch_aggregates_per_pocket_means_and_counts_failed_pockets(tmp_path):
 def test_batch_bad_input_is_one_line(tmp_path):
     one_line_error(cli("evaluate.py", "--batch", tmp_path / "nope.csv"), "nope.csv")
     (tmp_path / "cols.csv").write_text(f"protein,ligand\n{PROTEIN},{LIGAND}\n")
-    one_line_error(cli("evaluate.py", "--batch", tmp_path / "cols.csv"), "cols.csv", "ref_ligand", "generated")
-    (tmp_path / "gone.csv").write_text(f"pocket,ref_ligand,generated\n{PROTEIN},{LIGAND},missing.sdf\n")
+    one_line_error(cli("evaluate.py", "--batch", tmp_path / "cols.csv"), "cols.csv", "generated")
+    (tmp_path / "gone.csv").write_text(f"protein,ref_ligand,generated\n{PROTEIN},{LIGAND},missing.sdf\n")
     res = cli("evaluate.py", "--batch", tmp_path / "gone.csv", "--out", tmp_path / "r")  # reports written, then an error
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert "missing.sdf: no such file" in res.stderr and res.stderr.splitlines()[-1].startswith("error: ")
@@ -108,7 +108,7 @@ def test_batch_bad_input_is_one_line(tmp_path):
 def test_batch_with_vina_and_posebusters(tmp_path):
     """Two pockets in two worker processes with Vina and PoseBusters (~15 s on 2 CPU cores)."""
     csv = tmp_path / "pockets.csv"
-    csv.write_text(f"pocket,ref_ligand,generated\n{PROTEIN},{LIGAND},{LIGAND}\n{PROTEIN},{LIGAND},{LIGAND}\n")
+    csv.write_text(f"protein,ref_ligand,generated\n{PROTEIN},{LIGAND},{LIGAND}\n{PROTEIN},{LIGAND},{LIGAND}\n")
     res = cli("evaluate.py", "--batch", csv, "--vina", "score", "--posebusters", "dock_fast", "--workers", 2,
               "--out", tmp_path / "report")
     assert res.returncode == 0, res.stderr[-2000:]
@@ -156,7 +156,7 @@ def test_unparsable_records_are_counted_named_and_skipped(tmp_path):
 def test_batch_skips_unparsable_records_per_pocket(tmp_path):
     _with_broken_records(tmp_path / "gen.sdf", [Chem.MolFromMolFile(str(LIGAND))] * 3, {2})
     csv = tmp_path / "pockets.csv"
-    csv.write_text(f"name,pocket,ref_ligand,generated\nsite,{PROTEIN},{LIGAND},gen.sdf\n")
+    csv.write_text(f"name,protein,ref_ligand,generated\nsite,{PROTEIN},{LIGAND},gen.sdf\n")
     res = cli("evaluate.py", "--batch", csv, "--out", tmp_path / "report")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "warning: pocket site: " in res.stderr and "1 of 3 records could not be parsed (record 2)" in res.stderr
@@ -174,3 +174,20 @@ def test_properties_ignore_explicit_hydrogens():
     np.testing.assert_allclose(numbers[0], numbers[1])
     assert table["ring_sizes"][0] == table["ring_sizes"][1] and table["smiles"][0] == table["smiles"][1]
     assert table["sa"][0] < 2  # paracetamol is easy to make (7.1 when its hydrogens counted)
+
+
+def test_summary_counts_fragments_clashes_diversity_and_rings():
+    from moldiff.chem.batch import ring_shares
+    from moldiff.chem.report import molecule_table, summarize
+
+    crystal = Chem.MolFromMolFile(str(LIGAND))
+    pos = crystal.GetConformer().GetPositions()
+    two = embedded("CCO.CC", 0)  # sanitizes, but two fragments: not valid
+    table = molecule_table([crystal, embedded(SMILES[1], 0), two], reference=crystal, pocket_pos=pos[:1] + [0, 0, 1.0])
+    assert table["connected"].tolist() == [True, True, False, True] and table["sanitizes"].all()
+    assert table["clash"].tolist()[:2] == [True, False]  # a pocket atom 1 A from the crystal ligand's first atom
+    s = summarize(table)
+    assert s["validity"] == pytest.approx(2 / 3) and s["connected"] == pytest.approx(2 / 3) and s["sanitizes"] == 1.0
+    assert s["clash_rate"] == pytest.approx(1 / 3) and s["ref_clash"] == 1.0 and 0.0 < s["diversity"] < 1.0
+    rings = ring_shares(table)
+    assert rings["generated_valid"]["ring_6"] == 1.0 and rings["reference"]["ring_6"] == 1.0

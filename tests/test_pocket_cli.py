@@ -376,6 +376,31 @@ def test_many_pockets_one_sdf_each_resume_and_two_processes(pocket_model, tmp_pa
     one_line_error(cli("sample.py", "--pockets", bad, "--out_dir", out, "--device", "cpu"), "row 1", "exactly one")
 
 
+def test_screening_index_feeds_evaluate_batch(pocket_model, tmp_path):
+    """The index.csv of sample.py --pockets is evaluate.py --batch's input as written: sampled
+    pockets are evaluated (with their reference ligand where the pocket had one), a pocket that
+    failed to sample is reported with its error."""
+    import pandas as pd
+
+    table = tmp_path / "pockets.csv"
+    table.write_text("protein,ref_ligand,center,radius,name,n_samples\n"
+                     f"{PROTEIN},{LIGAND},,,by_ligand,3\n"
+                     f"{PROTEIN},,19.0 5.0 2.0,9,by_center,2\n"
+                     f"missing.pdb,{LIGAND},,,broken,2\n")
+    out = tmp_path / "screen"
+    res = cli("sample.py", "--pockets", table, "--model", pocket_model, "--n_steps", 2, "--device", "cpu",
+              "--out_dir", out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = cli("evaluate.py", "--batch", out / "index.csv", "--out", tmp_path / "report")
+    assert res.returncode == 0, res.stderr[-2000:]
+    per_pocket = pd.read_csv(tmp_path / "report" / "per_pocket.csv").set_index("pocket")
+    assert per_pocket["n_molecules"].tolist()[:2] == [3, 2] and "missing.pdb" in per_pocket.loc["broken", "error"]
+    assert per_pocket.loc["by_ligand", "ref_clash"] == 0.0 and np.isnan(per_pocket.loc["by_center", "ref_qed"])
+    assert 0.0 <= per_pocket.loc["by_center", "clash_rate"] <= 1.0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["n_pockets_evaluated"] == 2 and metrics["n_pockets_failed"] == 1 and "rings" in metrics
+
+
 def test_benchmark_receptors_are_found_by_complex_name(tmp_path):
     """Full receptors for Vina: CrossDocked ``<target>/<pdb>_rec_<ligand>`` and FEP
     ``<subset>/<system>/<ligand>``, whose ligand names may hold slashes of their own."""
@@ -395,6 +420,8 @@ def test_benchmark_pockets_reports_each_posebusters_check():
     geometry but fails the checks against the protein."""
     import pandas as pd
 
+    from moldiff.chem.report import PB_CHECK, molecule_table, summarize
+
     bench = _benchmark_module()
     ligand = Chem.MolFromMolFile(str(LIGAND))
     protein = Chem.MolFromPDBFile(str(PROTEIN), sanitize=False)
@@ -404,12 +431,11 @@ def test_benchmark_pockets_reports_each_posebusters_check():
     for i in range(inside.GetNumAtoms()):
         p = conf.GetAtomPosition(i)
         conf.SetAtomPosition(i, (p.x + shift[0], p.y + shift[1], p.z + shift[2]))
-    row = bench._pocket_task((PROTEIN, [Chem.MolToMolBlock(m) for m in (ligand, inside)], Chem.MolToMolBlock(ligand),
-                              "off", "dock_fast", None))
+    row = summarize(molecule_table([ligand, inside], PROTEIN, ligand, posebusters="dock_fast"))
     assert row["pb_valid"] == 0.5 and row["ref_pb_valid"] == 1.0
-    checks = {k[len(bench.PB_CHECK):]: v for k, v in row.items() if k.startswith(bench.PB_CHECK)}
+    checks = {k[len(PB_CHECK):]: v for k, v in row.items() if k.startswith(PB_CHECK)}
     assert checks["bond_lengths"] == 1.0 and min(checks.values()) == 0.5  # only protein checks fail, for one of two
-    rates = bench._check_pass_rates(pd.DataFrame([row, row | {k: 1.0 for k in row if k.startswith(bench.PB_CHECK)}]))
+    rates = bench._check_pass_rates(pd.DataFrame([row, row | {k: 1.0 for k in row if k.startswith(PB_CHECK)}]))
     assert rates["bond_lengths"] == {"generated": 1.0, "reference": 1.0}
     worst = min(rates.values(), key=lambda r: r["generated"])
     assert worst == {"generated": 0.75, "reference": 1.0}

@@ -3,11 +3,15 @@ tables are: the per-molecule table of :func:`moldiff.chem.report.molecule_table`
 row of per-pocket means per pocket, then the mean over pockets of the per-pocket means and the
 median over pockets.
 
-The input is a CSV with columns ``pocket`` (protein PDB), ``ref_ligand`` (SDF) and ``generated``
-(SDF), and optionally ``name``; relative paths are resolved against the CSV's folder. A pocket
-whose files are missing or unreadable, or whose evaluation fails as a whole (e.g. a receptor that
-cannot be prepared for Vina), is kept as a row with its ``error`` and counted, never dropped;
-generated records that cannot be parsed are skipped and named in the row's ``skipped_records``.
+The input is a CSV with columns ``protein`` (PDB) and ``generated`` (SDF), and optionally
+``ref_ligand`` (SDF; Vina needs it for its box), ``name``, ``status`` and ``error``; relative paths
+are resolved against the CSV's folder. The ``index.csv`` that ``scripts/sample.py --pockets``
+writes (:mod:`moldiff.screen`) is such a CSV: its rows whose ``status`` is not ``ok`` are pockets
+that failed to sample, reported with their ``error``. A pocket whose files are missing or
+unreadable, or whose evaluation fails as a whole (e.g. a receptor that cannot be prepared for
+Vina), is kept as a row with its ``error`` and counted, never dropped; generated records that
+cannot be parsed are skipped and named in the row's ``skipped_records``. Clashes are counted
+against the protein's heavy atoms (:func:`moldiff.chem.pocket.read_structure`).
 """
 from __future__ import annotations
 
@@ -20,24 +24,32 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rdkit import Chem
 
-from moldiff.chem.report import (NUMERIC, aggregate_over_pockets, molecule_table, read_generated, skipped_records,
-                                  summarize)
+from moldiff.chem.metrics import ring_size_fractions
+
+from moldiff.chem.report import (CLASH_DISTANCE, NUMERIC, aggregate_over_pockets, molecule_table, read_generated,
+                                  skipped_records, summarize)
 from moldiff.tables import read_rows
 
-COLUMNS = ("pocket", "ref_ligand", "generated")
+COLUMNS = ("protein", "generated")
 #: Per-pocket columns aggregated by mean and median over pockets (those present).
-POCKET_METRICS = ("validity", "uniqueness", *NUMERIC, "vina_failed", "strain_failed", "pb_valid")
+POCKET_METRICS = ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate", *NUMERIC,
+                  "vina_failed", "strain_failed", "pb_valid")
+#: The reference ligand's values carried per pocket (``ref_<metric>``).
+REFERENCE_METRICS = (*NUMERIC, "clash", "pb_valid")
 
 
 @dataclass(frozen=True)
 class PocketJob:
-    """One row of the batch CSV with resolved paths."""
+    """One row of the batch CSV with resolved paths; ``error``: why the row has nothing to
+    evaluate (a pocket that failed to sample)."""
 
     name: str
-    pocket: Path
-    ref_ligand: Path
+    protein: Path
+    ref_ligand: Path | None
     generated: Path
+    error: str = ""
 
 
 def read_pocket_csv(path: str | os.PathLike) -> list[PocketJob]:
@@ -48,17 +60,20 @@ def read_pocket_csv(path: str | os.PathLike) -> list[PocketJob]:
     rows = read_rows(path, COLUMNS, "pockets")
     base = path.parent
 
-    def resolve(value: str | None) -> Path:
+    def resolve(value: str | None) -> Path | None:
         p = Path((value or "").strip()).expanduser()
-        return p if p.is_absolute() else base / p
+        return None if p == Path() else p if p.is_absolute() else base / p
 
-    names = [(r.get("name") or "").strip() or Path((r["pocket"] or "").strip()).stem or f"row{k + 1}"
+    names = [(r.get("name") or "").strip() or Path((r["protein"] or "").strip()).stem or f"row{k + 1}"
              for k, r in enumerate(rows)]
     jobs = []
     for k, (r, name) in enumerate(zip(rows, names)):
         if names.count(name) > 1:
             name = f"{name}#{k + 1}"
-        jobs.append(PocketJob(name, resolve(r["pocket"]), resolve(r["ref_ligand"]), resolve(r["generated"])))
+        status = (r.get("status") or "ok").strip()
+        error = "" if status == "ok" else (r.get("error") or "").strip() or f"status {status}"
+        jobs.append(PocketJob(name, resolve(r["protein"]) or base, resolve(r.get("ref_ligand")),
+                              resolve(r["generated"]) or base, error))
     return jobs
 
 
@@ -68,15 +83,19 @@ def evaluate_pocket(job: PocketJob, vina: str = "off", posebusters: str | None =
     ("" if none), or ``{"name", "error"}`` with a one-line reason; never raises (runs in worker
     processes)."""
     from moldiff.chem.io import read_sdf
+    from moldiff.chem.pocket import read_structure
 
+    if job.error:
+        return {"name": job.name, "error": job.error}
     try:
-        for what, p in (("pocket", job.pocket), ("ref_ligand", job.ref_ligand), ("generated", job.generated)):
-            if not p.is_file():
+        for what, p in (("protein", job.protein), ("ref_ligand", job.ref_ligand), ("generated", job.generated)):
+            if p is not None and not p.is_file():
                 raise FileNotFoundError(f"{what} file {p}: no such file")
         mols, records, bad = read_generated(job.generated)
-        reference = read_sdf(job.ref_ligand, sanitize=True)[0]
-        table = molecule_table(mols, job.pocket, reference, vina, posebusters, strain)
-        table.insert(0, "record", pd.array([*records, None], dtype="Int64"))
+        reference = None if job.ref_ligand is None else read_sdf(job.ref_ligand, sanitize=True)[0]
+        table = molecule_table(mols, job.protein, reference, vina, posebusters, strain,
+                               pocket_pos=read_structure(job.protein).pos)
+        table.insert(0, "record", pd.array([*records, *[None] * (reference is not None)], dtype="Int64"))
     except Exception as e:  # one bad pocket must not stop a long batch: it is reported instead
         msg = " ".join(str(e).split()) or type(e).__name__
         if not isinstance(e, (ValueError, OSError)):
@@ -86,21 +105,21 @@ def evaluate_pocket(job: PocketJob, vina: str = "off", posebusters: str | None =
 
 
 def pocket_row(name: str, table: pd.DataFrame) -> dict:
-    """One pocket's row: molecules, validity, uniqueness, the per-pocket means of the numeric
-    columns over valid molecules, how many valid molecules Vina could not score (``vina_failed``)
-    or whose strain failed (``strain_failed``), the PoseBusters-valid fraction, and the
-    reference ligand's values (``ref_*``)."""
+    """One pocket's row: molecules, validity (and its parts), uniqueness, diversity, clash rate,
+    the per-pocket means of the numeric columns over valid molecules, how many valid molecules
+    Vina could not score (``vina_failed``) or whose strain failed (``strain_failed``), the
+    PoseBusters-valid fraction, and the reference ligand's values (``ref_*``)."""
     s = summarize(table)
     valid = table[~table["is_reference"] & table["valid"]]
-    row: dict = {"pocket": name, "n_molecules": s["n_molecules"], "n_valid": len(valid),
-                 "validity": s["validity"], "uniqueness": s["uniqueness"]}
+    row: dict = {"pocket": name, "n_molecules": s["n_molecules"], "n_valid": len(valid)}
+    row |= {k: s[k] for k in ("validity", "sanitizes", "connected", "uniqueness", "diversity", "clash_rate") if k in s}
     row |= {k: s[f"{k}_mean"] for k in NUMERIC if s.get(f"{k}_mean") is not None}
     for k, err in (("vina_failed", "vina_error"), ("strain_failed", "strain_error")):
         if k in s:
             row[k] = int(valid[err].notna().sum()) if err in valid else 0
     if "pb_valid" in s:
         row["pb_valid"] = s["pb_valid"]
-    row |= {f"ref_{k}": s[f"ref_{k}"] for k in (*NUMERIC, "pb_valid") if s.get(f"ref_{k}") is not None}
+    row |= {f"ref_{k}": s[f"ref_{k}"] for k in REFERENCE_METRICS if s.get(f"ref_{k}") is not None}
     return {k: (math.nan if v is None else v) for k, v in row.items()}
 
 
@@ -155,19 +174,32 @@ def aggregate(per_pocket: pd.DataFrame, failed: dict[str, str]) -> dict:
     for k in ("vina_failed", "strain_failed"):
         if k in ok:
             out[f"{k}_total"] = int(ok[k].sum())
-    refs = [f"ref_{k}" for k in (*NUMERIC, "pb_valid")]
+    refs = [f"ref_{k}" for k in REFERENCE_METRICS]
     out |= aggregate_over_pockets(ok, (*POCKET_METRICS, *refs))
     return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in out.items()}
 
 
+def ring_shares(molecules: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    """Ring-size shares (:func:`moldiff.chem.metrics.ring_size_fractions`) of all valid generated
+    molecules and of the valid reference ligands of a molecule table (one pocket or many)."""
+    valid = molecules[molecules["valid"]]
+    shares = {}
+    for who, rows in (("generated_valid", valid[~valid["is_reference"]]), ("reference", valid[valid["is_reference"]])):
+        fractions = ring_size_fractions([m for m in map(Chem.MolFromSmiles, rows["smiles"]) if m is not None])
+        shares[who] = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in fractions.items()}
+    return shares
+
+
 def markdown(summary: dict) -> str:
     """Markdown table of :func:`aggregate`: generated molecules and reference ligands, mean and
-    median over pockets, then the failed pockets with their reasons."""
-    pct = {"validity", "uniqueness", "pb_valid"}
+    median over pockets, the ring-size shares (:func:`ring_shares`) when given, then the failed
+    pockets with their reasons."""
+    pct = {"validity", "sanitizes", "connected", "uniqueness", "clash_rate", "pb_valid"}
     names = {"sa": "sa (raw, 1 easy - 10 hard)", "vina_score": "vina_score (kcal/mol)",
              "vina_min": "vina_min (kcal/mol)", "vina_dock": "vina_dock (kcal/mol)",
              "strain": "strain (kcal/mol, local MMFF94)", "vina_failed": "valid molecules Vina could not score",
-             "strain_failed": "valid molecules without strain (no MMFF parameters)"}
+             "strain_failed": "valid molecules without strain (no MMFF parameters)",
+             "clash_rate": f"clash rate (a heavy atom within {CLASH_DISTANCE:g} Å of the protein)"}
 
     def fmt(k: str, v) -> str:
         if v is None:
@@ -187,6 +219,9 @@ def markdown(summary: dict) -> str:
             ref = f"{fmt(k, summary[f'ref_{k}_mean'])} / {fmt(k, summary[f'ref_{k}_median'])}"
         mean, median = fmt(k, summary[f"{k}_mean"]), fmt(k, summary[f"{k}_median"])
         lines.append(f"| {names.get(k, k)} | {mean} | {median} | {ref} |")
+    for who, shares in summary.get("rings", {}).items():
+        cells = " / ".join(f"{k[5:]}: {fmt('validity', v)}" for k, v in shares.items())
+        lines.append(f"| molecules with a ring of size ({who.replace('_', ' ')}, all pockets) | {cells} | | |")
     if summary["failed"]:
         lines += ["", f"Failed pockets ({summary['n_pockets_failed']}):", ""]
         lines += [f"- {name}: {reason}" for name, reason in summary["failed"].items()]

@@ -1,8 +1,11 @@
-"""Per-molecule property table and its summary, for reports (no torch): validity, QED, SA, logP,
-Lipinski rules, ring sizes, optionally the local MMFF strain energy, and in a pocket the Vina
-scores and PoseBusters verdict, with the reference ligand on the same footing; the aggregation
-over pockets used by the per-pocket benchmarks (mean of per-pocket values and median over
-pockets); and the reading of generated SDFs, where a bad record is counted, not fatal."""
+"""Per-molecule property table and its summary, for reports (no torch): validity (and its two
+parts, sanitization and one fragment), QED, SA, logP, Lipinski rules, ring sizes, optionally the
+local MMFF strain energy, and in a pocket clashes with the pocket atoms, the Vina scores and the
+PoseBusters verdict (with each check), with the reference ligand on the same footing; the
+per-pocket summary (validity, uniqueness, diversity, clash rate, means) and the aggregation over
+pockets used by the per-pocket benchmarks (mean of per-pocket values and median over pockets);
+and the reading of generated SDFs, where a bad record is counted, not fatal. ``evaluate.py`` and
+``benchmark_pockets.py`` both evaluate through this module."""
 from __future__ import annotations
 
 import math
@@ -13,13 +16,17 @@ import numpy as np
 import pandas as pd
 from rdkit import Chem
 
-from moldiff.chem.build import canonical_smiles
+from moldiff.chem.build import canonical_smiles, sanitize_or_none
 from moldiff.chem.io import read_sdf
-from moldiff.chem.metrics import ring_size_fractions, validity_error
+from moldiff.chem.metrics import internal_diversity, min_protein_distance, ring_size_fractions, validity_error
 from moldiff.chem.properties import lipinski_rules, logp, qed, ring_sizes, sa_score
 
 #: Per-molecule numeric columns summarised by mean and median.
 NUMERIC = ("qed", "sa", "logp", "lipinski", "vina_score", "vina_min", "vina_dock", "strain")
+#: A molecule clashes when one of its heavy atoms lies closer than this to a pocket atom (Angstrom).
+CLASH_DISTANCE = 2.0
+#: Column prefix of each PoseBusters check's verdict (``pb_check_<check>``).
+PB_CHECK = "pb_check_"
 
 
 def read_generated(path: str | os.PathLike) -> tuple[list[Chem.Mol], list[int], list[int]]:
@@ -41,9 +48,12 @@ def skipped_records(path: str | os.PathLike, bad: Sequence[int], usable: int, sh
             f"{which}); evaluated the other {usable}")
 
 
-def _properties(mol: Chem.Mol) -> dict:
+def _properties(mol: Chem.Mol, pocket_pos: np.ndarray | None) -> dict:
     error = validity_error(mol)
-    row = {"valid": not error, "error": error, "smiles": None, "n_heavy_atoms": mol.GetNumHeavyAtoms()}
+    row = {"valid": not error, "error": error, "sanitizes": sanitize_or_none(mol)[0] is not None,
+           "connected": len(Chem.GetMolFrags(mol)) == 1, "smiles": None, "n_heavy_atoms": mol.GetNumHeavyAtoms()}
+    if pocket_pos is not None:
+        row["clash"] = min_protein_distance(mol, pocket_pos) < CLASH_DISTANCE
     if not error:
         clean = Chem.Mol(mol)
         Chem.SanitizeMol(clean)
@@ -55,11 +65,17 @@ def _properties(mol: Chem.Mol) -> dict:
 
 def molecule_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike | None = None,
                    reference: Chem.Mol | None = None, vina: str = "off", posebusters: str | None = None,
-                   strain: bool = False) -> pd.DataFrame:
+                   strain: bool = False, pocket_pos: np.ndarray | None = None, vina_max: int | None = None,
+                   dock_max: int | None = None) -> pd.DataFrame:
     """One row per molecule (in order) and, with a ``reference``, a last row for it (``is_reference``).
     Vina (``"score"``: score-only + minimization, ``"dock"``: also re-docking) and PoseBusters
-    need the ``protein`` file and run on valid molecules only; Vina needs the reference for its box.
-    ``posebusters``: None (off) or a configuration of :data:`moldiff.chem.posecheck.CONFIGS`.
+    need the ``protein`` file and run on valid molecules only, the first ``vina_max`` of them (all
+    when None) and the reference; Vina needs the reference for its box and re-docks only the first
+    ``dock_max`` (:func:`~moldiff.chem.docking.vina_scores`).
+    ``posebusters``: None (off) or a configuration of :data:`moldiff.chem.posecheck.CONFIGS`; the
+    verdict of each check is a ``pb_check_<check>`` column beside ``pb_valid``.
+    ``pocket_pos``: pocket atom coordinates [M, 3]; each molecule gets ``clash`` (a heavy atom
+    closer than :data:`CLASH_DISTANCE`).
     ``strain`` adds the local MMFF94 strain energy of each valid molecule
     (:func:`moldiff.chem.geometry_stats.strain_energy`: ``strain`` in kcal/mol and ``strain_rmsd``,
     or ``strain_error``); it costs a few tens of milliseconds per drug-sized molecule."""
@@ -67,16 +83,17 @@ def molecule_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike | None =
     from moldiff.chem.posecheck import posebusters_table
 
     everything = list(mols) + ([reference] if reference is not None else [])
-    rows = [_properties(m) for m in everything]
+    rows = [_properties(m, pocket_pos) for m in everything]
     for row, is_ref in zip(rows, [False] * len(mols) + [True] * (reference is not None)):
         row["is_reference"] = is_ref
     valid = [k for k, r in enumerate(rows) if r["valid"]]
+    docked = [k for k in valid if k < len(mols)][:vina_max] + [k for k in valid if k >= len(mols)]
     if vina != "off":
         if protein is None or reference is None:
             raise ValueError("Vina scores need the protein (--pocket) and a reference ligand for the box (--ref_ligand)")
-        scored, ref_scores = vina_scores(protein, [everything[k] for k in valid if k < len(mols)], reference,
-                                         dock=vina == "dock")
-        for k, s in zip([k for k in valid if k < len(mols)], scored):
+        scored, ref_scores = vina_scores(protein, [everything[k] for k in docked if k < len(mols)], reference,
+                                         dock=vina == "dock", dock_max=dock_max)
+        for k, s in zip([k for k in docked if k < len(mols)], scored):
             rows[k] |= s
         rows[-1] |= ref_scores
     if strain:
@@ -89,38 +106,51 @@ def molecule_table(mols: Sequence[Chem.Mol], protein: str | os.PathLike | None =
     if posebusters:
         if protein is None:
             raise ValueError("PoseBusters checks need the protein (--pocket)")
-        verdict = posebusters_table([everything[k] for k in valid], protein, posebusters)["pb_valid"].tolist()
-        for k, ok in zip(valid, verdict):
-            rows[k]["pb_valid"] = bool(ok)
+        verdicts = posebusters_table([everything[k] for k in docked], protein, posebusters)
+        for k, (_, verdict) in zip(docked, verdicts.iterrows()):
+            rows[k]["pb_valid"] = bool(verdict["pb_valid"])
+            rows[k] |= {f"{PB_CHECK}{c}": bool(v) for c, v in verdict.drop("pb_valid").items()}
     return pd.DataFrame(rows)
 
 
 def summarize(table: pd.DataFrame) -> dict:
-    """Means and medians of the numeric columns over valid generated molecules, validity,
-    uniqueness, ring-size fractions, the fractions of valid molecules that Vina could not score
-    and whose strain could not be computed, PoseBusters-valid fraction, and the reference's
-    values (``ref_*``)."""
+    """Validity and its two parts (``sanitizes``, ``connected``) and the clash rate over the
+    generated molecules; over the valid ones uniqueness, internal diversity, ring-size fractions,
+    means and medians of the numeric columns, the fractions that Vina could not score (of those
+    it was run on) and whose strain could not be computed, the PoseBusters-valid fraction and each
+    check's pass rate (``pb_check_<check>``); and the reference's values (``ref_*``)."""
     gen = table[~table["is_reference"]]
     valid = gen[gen["valid"]]
-    out: dict = {"n_molecules": len(gen), "validity": float(gen["valid"].mean()) if len(gen) else math.nan,
-                 "uniqueness": valid["smiles"].nunique() / len(valid) if len(valid) else math.nan}
+    rate = lambda column: float(gen[column].astype(float).mean()) if len(gen) else math.nan  # noqa: E731
+    sized = [m for m in (Chem.MolFromSmiles(s) for s in valid["smiles"]) if m is not None]
+    out: dict = {"n_molecules": len(gen), "validity": rate("valid"), "sanitizes": rate("sanitizes"),
+                 "connected": rate("connected"),
+                 "uniqueness": valid["smiles"].nunique() / len(valid) if len(valid) else math.nan,
+                 "diversity": internal_diversity(sized)}
+    if "clash" in gen:
+        out["clash_rate"] = rate("clash")
     for k in NUMERIC:
         if k in valid and valid[k].notna().any():
             out[f"{k}_mean"], out[f"{k}_median"] = float(valid[k].mean()), float(valid[k].median())
     if "vina_error" in valid or "vina_score" in valid:
-        out["vina_failed"] = float(valid["vina_error"].notna().mean()) if "vina_error" in valid else 0.0
+        failed, scored = _given(valid, "vina_error"), _given(valid, "vina_score")
+        out["vina_failed"] = float(failed[failed | scored].mean())  # of the molecules Vina was run on
     if "strain_error" in valid or "strain" in valid:
         out["strain_failed"] = float(valid["strain_error"].notna().mean()) if "strain_error" in valid else 0.0
-    if "pb_valid" in valid:
-        out["pb_valid"] = float(valid["pb_valid"].astype(float).mean())
-    sized = [Chem.MolFromSmiles(s) for s in valid["smiles"]]
-    out["rings"] = ring_size_fractions([m for m in sized if m is not None])
+    checks = [c for c in valid if c == "pb_valid" or c.startswith(PB_CHECK)]
+    out |= {c: float(valid[c].astype(float).mean()) for c in checks}
+    out["rings"] = ring_size_fractions(sized)
     ref = table[table["is_reference"]]
     if len(ref):
-        for k in (*NUMERIC, "pb_valid"):
+        for k in (*NUMERIC, "clash", *checks):
             if k in ref and pd.notna(ref[k].iloc[0]):
                 out[f"ref_{k}"] = float(ref[k].iloc[0])
     return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in out.items()}
+
+
+def _given(table: pd.DataFrame, column: str) -> pd.Series:
+    """Which rows have a value in ``column`` (none when the column is absent)."""
+    return table[column].notna() if column in table else pd.Series(False, index=table.index)
 
 
 def aggregate_over_pockets(table: pd.DataFrame, columns: Sequence[str], mean_only: Sequence[str] = ()) -> dict:
