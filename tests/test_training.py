@@ -87,6 +87,12 @@ def test_warm_start_from_weights(small_qm9, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
 
 
+def test_log_tells_start_up_time_and_step_rate(small_qm9, tmp_path, capsys):
+    train(_cfg(small_qm9, tmp_path / "a", "train.max_steps=3"))
+    out = capsys.readouterr().out
+    assert "first step done" in out and "3 steps in" in out and "steps/min after the first" in out
+
+
 def test_warm_start_grows_condition_inputs(small_qm9, tmp_path):
     """An unconditional model starts a property-conditioned one: the new condition columns of the
     first layer are zero, everything else is copied, so both compute the same function at first."""

@@ -143,6 +143,28 @@ class WallClockStop(pl.Callback):
             trainer.should_stop = True
 
 
+class StepClock(pl.Callback):
+    """Print when the first step of this process ends and the step rate after it: on a fresh GPU
+    machine start-up and compilation can take most of a short chunk, and the log should say so."""
+
+    def __init__(self):
+        self.start = time.monotonic()
+        self.first: tuple[float, int] | None = None  # (time, global step) at the end of the first batch
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if self.first is None:
+            self.first = (time.monotonic(), trainer.global_step)
+            if trainer.is_global_zero:
+                print(f"first step done {self.first[0] - self.start:.0f} s after start-up began", flush=True)
+
+    def on_train_end(self, trainer, *args) -> None:
+        if self.first is None or not trainer.is_global_zero:
+            return
+        seconds, steps = time.monotonic() - self.first[0], trainer.global_step - self.first[1]
+        rate = f", {60.0 * steps / seconds:.0f} steps/min after the first" if seconds > 0 else ""
+        print(f"{trainer.global_step} steps in {time.monotonic() - self.start:.0f} s{rate}", flush=True)
+
+
 def train(cfg: Config, resume: str | None = None) -> Path:
     """Train (or resume) and export the EMA model; returns the exported weights path."""
     arrays, vocab = load_dataset(cfg.data, cfg.process.aromatic)
@@ -176,7 +198,8 @@ def train(cfg: Config, resume: str | None = None) -> Path:
         val_check_interval=t.val_every_n_steps if t.val_every_n_steps > 0 else None,
         check_val_every_n_epoch=None, limit_val_batches=0 if t.val_every_n_steps <= 0 else 20,
         num_sanity_val_steps=0, logger=CSVLogger(out, name="logs"), log_every_n_steps=t.log_every_n_steps,
-        callbacks=[ckpt, TQDMProgressBar(refresh_rate=20), *([WallClockStop(t.max_time_minutes)] if t.max_time_minutes else [])],
+        callbacks=[ckpt, TQDMProgressBar(refresh_rate=20), StepClock(),
+                   *([WallClockStop(t.max_time_minutes)] if t.max_time_minutes else [])],
         enable_model_summary=False,
         use_distributed_sampler=False,  # ShuffledBatches deals the stream between the ranks itself
     )
