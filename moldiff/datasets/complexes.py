@@ -172,6 +172,18 @@ class ComplexArrays:
         return np.flatnonzero(self.split == SPLIT_NAMES.index(_check_split(name)))
 
 
+def ligand_columns(ligands: Sequence[tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
+    """The ligand fields of :class:`ComplexArrays` from each complex's :func:`featurize_ligand`
+    tuple, in the cache's dtypes: one place for crystal and generated ligands."""
+    def cat(k: int, dtype) -> np.ndarray:
+        return np.concatenate([lig[k] for lig in ligands]).astype(dtype)
+
+    return {"lig_num_atoms": np.array([len(lig[1]) for lig in ligands], dtype=np.int64),
+            "lig_pos": cat(0, np.float32), "lig_types": cat(1, np.uint8), "lig_charges": cat(2, np.int8),
+            "lig_num_bonds": np.array([len(lig[4]) for lig in ligands], dtype=np.int64),
+            "lig_bonds": cat(3, np.uint16).reshape(-1, 2), "lig_bond_classes": cat(4, np.uint8)}
+
+
 def pocket_columns(pockets: Sequence[tuple[np.ndarray, dict[str, np.ndarray]]]) -> dict[str, np.ndarray]:
     """The pocket fields of :class:`ComplexArrays` from each complex's (pocket atom positions,
     :func:`~moldiff.chem.pocket.pocket_features`), in the cache's dtypes: one place for crystal

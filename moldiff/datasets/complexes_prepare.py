@@ -53,6 +53,7 @@ from moldiff.datasets.complexes import (
     _check_split,
     clean_ligand,
     featurize_ligand,
+    ligand_columns,
     pocket_columns,
     save_complexes,
     save_sharded,
@@ -491,18 +492,8 @@ class _ShardWriter:
 def _assemble(kept: list[tuple[Entry, _Complex]], cutoff: float) -> ComplexArrays:
     """Concatenate kept complexes into :class:`ComplexArrays` (entry order)."""
     cxs = [c for _, c in kept]
-
-    def cat(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts)
-
     return ComplexArrays(
-        lig_num_atoms=np.array([len(c.lig[1]) for c in cxs], dtype=np.int64),
-        lig_pos=cat([c.lig[0] for c in cxs]).astype(np.float32),
-        lig_types=cat([c.lig[1] for c in cxs]).astype(np.uint8),
-        lig_charges=cat([c.lig[2] for c in cxs]).astype(np.int8),
-        lig_num_bonds=np.array([len(c.lig[4]) for c in cxs], dtype=np.int64),
-        lig_bonds=cat([c.lig[3] for c in cxs]).astype(np.uint16).reshape(-1, 2),
-        lig_bond_classes=cat([c.lig[4] for c in cxs]).astype(np.uint8),
+        **ligand_columns([c.lig for c in cxs]),
         **pocket_columns([(c.pocket_pos, c.pocket) for c in cxs]),
         name=np.array([e.name for e, _ in kept], dtype=str),
         protein=np.array([e.protein_id for e, _ in kept], dtype=str),
