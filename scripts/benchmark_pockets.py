@@ -17,7 +17,8 @@ Sampling (timed per pocket; ``--skip_eval`` on GPU machines without RDKit) saves
 separately), uniqueness, internal
 diversity, clash rate (a ligand heavy atom closer than 2 Å to a cached pocket atom), QED and SA
 (raw and (10 - SA) / 9) of valid molecules, and the same for each reference ligand, and writes
-``results.json``, ``per_pocket.csv``, ``results.md`` and ``properties.png``. For inpainting it
+``results.json``, ``per_pocket.csv``, ``molecules.csv`` (one row per molecule), ``results.md`` and
+``properties.png``. For inpainting it
 adds the fraction of molecules that keep the fixed atoms exactly (elements and coordinates
 to 1e-3 Å) and the fraction that are valid and contain the fragment as a substructure. Vina
 columns come with the evaluation toolbox; Vina and PoseBusters run in each complex's full
@@ -470,8 +471,26 @@ def _evaluate(arrays, out: Path, args, receptors: dict[int, Path]) -> None:
     shown = [next(m for m in group if m.GetIntProp("moldiff_valid")) for group in groups.values()
              if any(m.GetIntProp("moldiff_valid") for m in group)]
     grid_png(shown, out / "molecules.png", legends=[canonical_smiles(m) or "" for m in shown[:24]])
+    _molecules_csv(tables, arrays, which).to_csv(out / "molecules.csv", index=False)
     print(json.dumps(summary, indent=2))
     print(md)
+
+
+def _molecules_csv(tables: dict, arrays, which):
+    """Every molecule's row of the library's table, with the complex it was sampled in (index into
+    the cache and name) and its index in ``samples.npz`` (-1 for the reference ligand's row): what
+    ``scripts/self_training_set.py`` selects from."""
+    import numpy as np
+    import pandas as pd
+
+    parts = []
+    for i, t in tables.items():
+        t = t.copy()
+        t.insert(0, "sample", np.concatenate([np.flatnonzero(which == i), np.full(len(t) - (which == i).sum(), -1)]))
+        t.insert(0, "complex", str(arrays.name[i]))
+        t.insert(0, "complex_index", i)
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _check_pass_rates(table) -> dict[str, dict[str, float]]:

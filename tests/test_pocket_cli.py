@@ -197,6 +197,13 @@ def test_benchmark_pockets(pocket_model, tmp_path):
     assert 0.0 <= summary["clash_rate_mean"] <= 1.0 and summary["ref_clash_mean"] == 0.0  # crystal ligand: no clash
     assert summary["ref_qed_mean"] > 0 and (out / "properties.png").exists() and (out / "per_pocket.csv").exists()
     assert len(json.loads((out / "timing.json").read_text())["seconds_per_pocket"]) == 2
+    import pandas as pd
+
+    molecules = pd.read_csv(out / "molecules.csv")  # one row per molecule, pointing into samples.npz
+    generated = molecules[~molecules["is_reference"]]
+    assert sorted(generated["sample"]) == list(range(6)) and (molecules[molecules["is_reference"]]["sample"] == -1).all()
+    with np.load(out / "samples.npz") as data:
+        assert (data["complex_index"][generated["sample"].to_numpy()] == generated["complex_index"].to_numpy()).all()
     one_line_error(cli("benchmark_pockets.py", "--cache", cache, "--eval_only", "--out", out, "--dock_max", 1),
                    "--dock_max 1", "--vina dock")
 

@@ -48,8 +48,11 @@ def rejection_reason(row: Mapping, mol: Chem.Mol, max_vina: float) -> str | None
         return "invalid"
     if not rings_sane(mol):
         return "ring sizes"
-    if row.get("pb_valid") is not True:
-        return "PoseBusters" if row.get("pb_valid") is False else "PoseBusters not run"
+    verdict = row.get("pb_valid")  # a bool, or None / NaN where PoseBusters did not run (also from a CSV)
+    if verdict is None or (isinstance(verdict, float) and math.isnan(verdict)):
+        return "PoseBusters not run"
+    if not bool(verdict):
+        return "PoseBusters"
     score = row.get("vina_score")
     if score is None or not math.isfinite(score):
         return "Vina failed"

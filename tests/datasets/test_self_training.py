@@ -1,6 +1,7 @@
 """Rejection-sampling fine-tuning data: the keep/reject rule and the cache of kept samples."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -70,3 +71,42 @@ def test_only_training_pockets(tmp_path):
         self_training_complexes([(ligand, 0)], source)
     with pytest.raises(ValueError, match="no samples"):
         self_training_complexes([], source)
+
+
+def test_script_keeps_what_the_rule_keeps(tmp_path):
+    """scripts/self_training_set.py on a hand-made benchmark folder: three samples in one training
+    pocket (kept; an 8-ring; a weak Vina score), the reference row ignored; a cache of another
+    split is refused in one line."""
+    import pandas as pd
+    from clitools import cli, one_line_error
+    from rdkit.Chem import AllChem
+
+    from moldiff.chem.fragments import fixed_arrays
+    from moldiff.convert import pack_arrays
+    from moldiff.vocab import LIGAND_VOCAB
+
+    source, ligand = _source(tmp_path, "train")
+    ring8 = Chem.AddHs(Chem.MolFromSmiles("C1CCCCCCC1"))
+    AllChem.EmbedMolecule(ring8, randomSeed=0)
+    ring8 = Chem.RemoveHs(ring8)
+    samples = [fixed_arrays(m, range(m.GetNumAtoms()), LIGAND_VOCAB) for m in (ligand, ring8, ligand)]
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    np.savez(bench / "samples.npz", **pack_arrays(samples), complex_index=np.zeros(3, int))
+    pd.DataFrame({"complex_index": 0, "complex": "1ia1", "sample": [0, 1, 2, -1],
+                  "is_reference": [False, False, False, True], "valid": True, "pb_valid": True,
+                  "vina_score": [-7.0, -8.0, -5.0, -9.0]}).to_csv(bench / "molecules.csv", index=False)
+    res = cli("self_training_set.py", "--bench", bench, "--cache", tmp_path / "src.npz", "--out", tmp_path / "s.npz")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["reasons"] == {"kept": 1, "ring sizes": 1, "Vina score above threshold": 1}
+    kept = load_complexes(tmp_path / "s.npz")
+    assert kept.name.tolist() == ["self:1ia1:0"]
+    np.testing.assert_allclose(kept.complex(0)["lig_pos"], source.complex(0)["lig_pos"], atol=1e-5)
+
+    (tmp_path / "v").mkdir()
+    _source(tmp_path / "v", "val")
+    one_line_error(cli("self_training_set.py", "--bench", bench, "--cache", tmp_path / "v" / "src.npz",
+                       "--out", tmp_path / "x.npz"), "only training pockets")
+    one_line_error(cli("self_training_set.py", "--bench", tmp_path, "--cache", tmp_path / "src.npz",
+                       "--out", tmp_path / "x.npz"), "samples.npz: not found")
