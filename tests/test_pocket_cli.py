@@ -48,8 +48,6 @@ def test_sample_in_demo_pocket(pocket_model, tmp_path):
 def test_ligand_only_flag_is_taken_before_pocket_dropout(pocket_model, monkeypatch):
     """With every pocket dropped, the complexes still carry flag 0: the null mode guidance uses is
     learned from the complexes' own ligands, apart from ligand-only training molecules."""
-    import torch
-
     import moldiff.training.system as system_module
     from moldiff.config import load_config
     from moldiff.datasets.molecules import MoleculeDataModule

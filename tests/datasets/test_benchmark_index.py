@@ -6,7 +6,6 @@ import argparse
 import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
