@@ -41,12 +41,11 @@ def main() -> None:
 
     import numpy as np
     import torch
-    from rdkit import Chem
     from tqdm.auto import tqdm
 
     from moldiff.api import load_model
-    from moldiff.chem.build import build_molecule, sanitize_or_none
-    from moldiff.chem.metrics import ring_size_fractions
+    from moldiff.chem.build import build_molecule
+    from moldiff.chem.metrics import ring_size_fractions, valid_copy
     from moldiff.datasets.complexes import load_complexes
     from moldiff.options import SampleOptions
     from moldiff.pocket import POCKET_FEATURE_DIM, Pocket
@@ -70,9 +69,8 @@ def main() -> None:
         chunk = torch.as_tensor(sizes[start:start + args.batch_size], dtype=torch.long)
         generator = torch.Generator(device=model.device).manual_seed(args.seed + start)
         for mol in model.sample(chunk, generator, options, pocket=empty):
-            clean, _ = sanitize_or_none(build_molecule(mol.elements, mol.pos, mol.charges, mol.bonds,
-                                                       explicit_h=False))
-            if clean is not None and len(Chem.GetMolFrags(clean)) == 1:
+            clean, _ = valid_copy(build_molecule(mol.elements, mol.pos, mol.charges, mol.bonds, explicit_h=False))
+            if clean is not None:
                 valid.append(clean)
     result = {"model": args.model, "cache": str(args.cache), "split": args.split, "n_samples": args.n_samples,
               "n_steps": args.n_steps, "sampler": str(options.sampler), "decoding": options.bond_decoding,

@@ -4,7 +4,8 @@
 
 Reads the ``samples.npz`` that ``scripts/benchmark_pockets.py`` writes (or its
 ``samples.partial.npz`` of an unfinished run), builds each molecule with its own bonds (heavy atoms,
-implicit hydrogens), and reports the validity (sanitizes and is one fragment) and the share of
+implicit hydrogens), and reports the validity (sanitizes and is one fragment;
+:func:`moldiff.chem.metrics.valid_copy`) and the share of
 valid molecules with a ring of each size (:func:`moldiff.chem.metrics.ring_size_fractions`), for
 all molecules and for each heavy-atom class of :data:`SIZE_CLASSES`: large molecules are where
 the pocket models' macrocycles are.
@@ -45,10 +46,8 @@ def main() -> None:
             raise FileNotFoundError(f"{path}: no such samples file")
 
     import numpy as np
-    from rdkit import Chem
 
-    from moldiff.chem.build import sanitize_or_none
-    from moldiff.chem.metrics import ring_size_fractions
+    from moldiff.chem.metrics import ring_size_fractions, valid_copy
     from moldiff.api import arrays_to_mols
     from moldiff.convert import unpack_arrays
 
@@ -60,11 +59,10 @@ def main() -> None:
         except (KeyError, ValueError, OSError) as err:
             raise ValueError(f"{path}: not a samples file of benchmark_pockets.py ({err})") from None
         for mol in mols:
-            clean, _ = sanitize_or_none(mol)
-            ok = clean is not None and len(Chem.GetMolFrags(clean)) == 1
+            clean, _ = valid_copy(mol)
             for name in ("all", size_class(mol.GetNumAtoms())):
                 groups[name][0] += 1
-                if ok:
+                if clean is not None:
                     groups[name][1].append(clean)
     rows = {name: {"n": n, "validity": len(valid) / n, "rings": ring_size_fractions(valid)}
             for name, (n, valid) in groups.items() if n}

@@ -61,10 +61,10 @@ def valence_stability(mol: Chem.Mol) -> np.ndarray:
 
 def validity_error(mol: Chem.Mol) -> str:
     """"" if ``mol`` sanitizes and is one connected fragment, else the reason (one line)."""
-    return _valid_copy(mol)[1]
+    return valid_copy(mol)[1]
 
 
-def _valid_copy(mol: Chem.Mol) -> tuple[Chem.Mol | None, str]:
+def valid_copy(mol: Chem.Mol) -> tuple[Chem.Mol | None, str]:
     """The sanitized copy and "" if ``mol`` is valid (see :func:`validity_error`), else (None, reason)."""
     clean, error = sanitize_or_none(mol)
     if clean is None:
@@ -109,7 +109,7 @@ def evaluate_molecules(mols: Sequence[Chem.Mol], train_smiles: Collection[str] |
         valence_atoms += int(valence_ok.sum())
         valence_mols += int(valence_ok.all())
         valid_largest += sanitize_or_none(largest_fragment(mol))[0] is not None
-        clean, _ = _valid_copy(mol)
+        clean, _ = valid_copy(mol)
         smiles = sanitized_smiles(clean) if clean is not None else None
         if smiles is not None:
             valid_smiles.append(smiles)

@@ -18,7 +18,7 @@ from rdkit import Chem
 
 from moldiff.chem.build import canonical_smiles, sanitize_or_none
 from moldiff.chem.io import read_sdf
-from moldiff.chem.metrics import internal_diversity, min_protein_distance, ring_size_fractions, validity_error
+from moldiff.chem.metrics import internal_diversity, min_protein_distance, ring_size_fractions, valid_copy
 from moldiff.chem.properties import lipinski_rules, logp, qed, ring_sizes, sa_score
 
 #: Per-molecule numeric columns summarised by mean and median.
@@ -49,14 +49,13 @@ def skipped_records(path: str | os.PathLike, bad: Sequence[int], usable: int, sh
 
 
 def _properties(mol: Chem.Mol, pocket_pos: np.ndarray | None) -> dict:
-    error = validity_error(mol)
-    row = {"valid": not error, "error": error, "sanitizes": sanitize_or_none(mol)[0] is not None,
+    clean, error = valid_copy(mol)
+    row = {"valid": not error, "error": error,
+           "sanitizes": clean is not None or sanitize_or_none(mol)[0] is not None,  # sanitized again only if invalid
            "connected": len(Chem.GetMolFrags(mol)) == 1, "smiles": None, "n_heavy_atoms": mol.GetNumHeavyAtoms()}
     if pocket_pos is not None:
         row["clash"] = min_protein_distance(mol, pocket_pos) < CLASH_DISTANCE
     if not error:
-        clean = Chem.Mol(mol)
-        Chem.SanitizeMol(clean)
         clean = Chem.RemoveHs(clean)  # explicit hydrogens would count as fragments in SA (paracetamol: 7.1, not 1.4)
         row |= {"smiles": canonical_smiles(clean), "qed": qed(clean), "sa": sa_score(clean), "logp": logp(clean),
                 "lipinski": lipinski_rules(clean), "ring_sizes": " ".join(map(str, sorted(ring_sizes(clean))))}
