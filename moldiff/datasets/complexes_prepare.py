@@ -332,13 +332,12 @@ def _process_entry(atoms, entry: Entry, sdf_cache: dict[str, list], cutoff: floa
         mol = _ligand_mol(entry, sdf_cache)
     except (ValueError, OSError) as err:
         return "ligand unreadable", str(err)
-    if drop_suspect and entry.split == "train":
-        try:
-            reason = suspect_ligand(clean_ligand(mol))
-        except ValueError:
-            reason = None  # featurize_ligand below names what is wrong
-        if reason:
-            return f"suspect ligand: {reason}", entry.name
+    try:
+        clean = clean_ligand(mol)
+    except ValueError:
+        clean = None  # featurize_ligand below names what is wrong
+    if drop_suspect and entry.split == "train" and clean is not None and (reason := suspect_ligand(clean)):
+        return f"suspect ligand: {reason}", entry.name
     try:
         lig = featurize_ligand(mol, LIGAND_VOCAB)
     except ValueError as err:
@@ -348,7 +347,7 @@ def _process_entry(atoms, entry: Entry, sdf_cache: dict[str, list], cutoff: floa
     except StructureError as err:
         return "no pocket around the ligand", f"{entry.name}: {err}"
     return _Complex(lig, pocket.pos.astype(np.float32), pocket_features(pocket),
-                    canonical_smiles(clean_ligand(mol)) or "")
+                    canonical_smiles(clean) or "")  # clean: featurize_ligand cleaned the same molecule
 
 
 def _process_group(task: tuple[str, list[tuple[int, Entry]], float, bool, bool]) -> list[tuple[int, _Result]]:
