@@ -24,10 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem
 
-from moldiff.chem.metrics import ring_size_fractions
-
+from moldiff.chem.metrics import ring_size_shares
 from moldiff.chem.report import (CLASH_DISTANCE, NUMERIC, aggregate_over_pockets, molecule_table, read_generated,
                                   skipped_records, summarize)
 from moldiff.tables import read_rows
@@ -180,12 +178,13 @@ def aggregate(per_pocket: pd.DataFrame, failed: dict[str, str]) -> dict:
 
 
 def ring_shares(molecules: pd.DataFrame) -> dict[str, dict[str, float | None]]:
-    """Ring-size shares (:func:`moldiff.chem.metrics.ring_size_fractions`) of all valid generated
-    molecules and of the valid reference ligands of a molecule table (one pocket or many)."""
+    """Ring-size shares (:func:`moldiff.chem.metrics.ring_size_shares`) of all valid generated
+    molecules and of the valid reference ligands of a molecule table (one pocket or many), from its
+    ``ring_sizes`` column."""
     valid = molecules[molecules["valid"]]
     shares = {}
     for who, rows in (("generated_valid", valid[~valid["is_reference"]]), ("reference", valid[valid["is_reference"]])):
-        fractions = ring_size_fractions([m for m in map(Chem.MolFromSmiles, rows["smiles"]) if m is not None])
+        fractions = ring_size_shares([[int(k) for k in sizes.split()] for sizes in rows["ring_sizes"]])
         shares[who] = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in fractions.items()}
     return shares
 

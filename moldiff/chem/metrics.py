@@ -155,14 +155,20 @@ def ring_size_fractions(mols: Sequence[Chem.Mol]) -> dict[str, float]:
     (``ring_8+`` for 8 or more: macrocycles), and without any ring (``ring_none``); NaN when empty."""
     from moldiff.chem.properties import ring_sizes
 
+    return ring_size_shares([ring_sizes(mol) for mol in mols])
+
+
+def ring_size_shares(molecules_ring_sizes: Sequence[Collection[int]]) -> dict[str, float]:
+    """:func:`ring_size_fractions` from each molecule's SSSR ring sizes (e.g. the ``ring_sizes``
+    column of :func:`moldiff.chem.report.molecule_table`), without the molecules."""
     counts = dict.fromkeys([*(f"ring_{k}" for k in RING_SIZES[:-1]), f"ring_{RING_SIZES[-1]}+", "ring_none"], 0)
-    for mol in mols:
-        sizes = set(ring_sizes(mol))
+    for sizes in molecules_ring_sizes:
+        sizes = set(sizes)
         counts["ring_none"] += not sizes
         for k in RING_SIZES[:-1]:
             counts[f"ring_{k}"] += k in sizes
         counts[f"ring_{RING_SIZES[-1]}+"] += any(s >= RING_SIZES[-1] for s in sizes)
-    return {k: _fraction(v, len(mols)) for k, v in counts.items()}
+    return {k: _fraction(v, len(molecules_ring_sizes)) for k, v in counts.items()}
 
 
 def internal_diversity(mols: Sequence[Chem.Mol], radius: int = 2, n_bits: int = 2048) -> float:
