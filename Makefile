@@ -3,6 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+MOLDIFF := $(VENV)/bin/moldiff
 STAMP := $(VENV)/.installed
 
 POCKET := data/examples/1ia1_protein.pdb
@@ -24,15 +25,15 @@ $(STAMP): pyproject.toml
 
 # 30 ligands in the 1IA1 pocket (its NADPH cofactor kept as pocket atoms), then Vina, PoseBusters, strain and report.html
 demo: setup
-	$(PY) scripts/sample.py --pocket $(POCKET) --ref_ligand $(REF_LIGAND) --keep_hetero --n_samples 30 --n_steps 50 \
+	$(MOLDIFF) sample --pocket $(POCKET) --ref_ligand $(REF_LIGAND) --keep_hetero --n_samples 30 --n_steps 50 \
 		--sampler $(DEMO_SAMPLER) --engine $(DEMO_ENGINE) --seed 0 --outfile outputs/demo/ligands.sdf
-	$(PY) scripts/evaluate.py outputs/demo/ligands.sdf --pocket $(POCKET) --ref_ligand $(REF_LIGAND) \
+	$(MOLDIFF) evaluate outputs/demo/ligands.sdf --pocket $(POCKET) --ref_ligand $(REF_LIGAND) \
 		--vina score --posebusters dock_fast --strain --out outputs/demo
 	@echo "open outputs/demo/report.html in a browser"
 
 demo-qm9: setup
-	$(PY) scripts/sample.py --model qm9 --n_samples 100 --seed 0 --outfile outputs/demo_qm9/samples.sdf
-	$(PY) scripts/evaluate.py outputs/demo_qm9/samples.sdf --out outputs/demo_qm9
+	$(MOLDIFF) sample --model qm9 --n_samples 100 --seed 0 --outfile outputs/demo_qm9/samples.sdf
+	$(MOLDIFF) evaluate outputs/demo_qm9/samples.sdf --out outputs/demo_qm9
 
 test: setup
 	$(PY) -m pytest -q
@@ -41,7 +42,7 @@ test-all: setup
 	$(PY) -m pytest -q --runslow
 
 data: setup
-	$(PY) scripts/prepare_qm9.py
+	$(MOLDIFF) prepare qm9
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -4,7 +4,7 @@ crystal ligand exactly in place and let the pocket model grow 19-atom ligands ar
     python examples/grow_fragment.py        # 20 molecules, 100 steps (about a minute on a laptop CPU)
 
 Command-line equivalent:
-    python scripts/sample.py --pocket data/examples/1ia1_protein.pdb --ref_ligand data/examples/1ia1_ligand.sdf \\
+    moldiff sample --pocket data/examples/1ia1_protein.pdb --ref_ligand data/examples/1ia1_ligand.sdf \\
         --fix_atoms data/examples/1ia1_fragment_ring.sdf --num_atoms 19 --n_samples 20 --outfile grown.sdf
 """
 from pathlib import Path

@@ -4,7 +4,7 @@
     python examples/link_fragments.py       # 20 molecules, 100 steps, 2 RePaint resamplings (~2 min on a laptop CPU)
 
 Command-line equivalent:
-    python scripts/sample.py --pocket data/examples/1ia1_protein.pdb --ref_ligand data/examples/1ia1_ligand.sdf \\
+    moldiff sample --pocket data/examples/1ia1_protein.pdb --ref_ligand data/examples/1ia1_ligand.sdf \\
         --fix_atoms data/examples/1ia1_fragment_diaminoquinazoline.sdf data/examples/1ia1_fragment_phenyl.sdf \\
         --num_atoms 19-21 --resamplings 2 --n_samples 20 --outfile linked.sdf
 """

@@ -5,7 +5,7 @@ model proposes new cores for the kept substituent.
     python examples/scaffold_hop.py         # 20 molecules, 100 steps (about a minute on a laptop CPU)
 
 Command-line equivalent (or --fix_indices 12,13,14,15,16,17,18 instead of the SMARTS):
-    python scripts/sample.py --pocket data/examples/1ia1_protein.pdb --ref_ligand data/examples/1ia1_ligand.sdf \\
+    moldiff sample --pocket data/examples/1ia1_protein.pdb --ref_ligand data/examples/1ia1_ligand.sdf \\
         --fix_atoms data/examples/1ia1_ligand.sdf --fix_smarts "c1ccccc1S" --num_atoms 19 --outfile hopped.sdf
 """
 from pathlib import Path

@@ -13,7 +13,7 @@ __all__ = ["MolDiffModel", "arrays_to_mols", "available_models", "load_fixed_ato
            "relax", "sample"]
 __version__ = "0.1.0"
 
-_LOCATIONS = {"MolDiffModel": "moldiff.pipeline", "arrays_to_mols": "moldiff.api",
+_LOCATIONS = {"MolDiffModel": "moldiff.model", "arrays_to_mols": "moldiff.api",
               "available_models": "moldiff.api", "load_fixed_atoms": "moldiff.api", "load_model": "moldiff.api",
               "load_pocket": "moldiff.api", "relax": "moldiff.api", "sample": "moldiff.api"}
 

@@ -16,7 +16,7 @@ import torch
 from moldiff.chem.arrays import MolArrays
 from moldiff.engine import Engine
 from moldiff.options import SampleOptions
-from moldiff.pipeline import FORMAT, MolDiffModel
+from moldiff.model import FORMAT, MolDiffModel
 from moldiff.pocket import Pocket
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -265,7 +265,7 @@ def sample_with(model: MolDiffModel, options: SampleOptions, n_samples: int, num
                 pocket: Pocket | None = None, fixed: MolArrays | None = None,
                 properties: dict[str, float] | None = None, progress: bool = True) -> list:
     """:func:`sample` with its settings as resolved :class:`~moldiff.options.SampleOptions`
-    (what ``scripts/sample.py`` and pocket screening build once); the other arguments as there."""
+    (what ``moldiff sample`` and pocket screening build once); the other arguments as there."""
     if not isinstance(n_samples, Integral) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
     if pocket is not None and len(pocket.pos) == 0:

@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataCfg:
-    name: str = "qm9"  # qm9 | complexes (a protein-ligand cache from scripts/prepare_complexes.py)
+    name: str = "qm9"  # qm9 | complexes (a protein-ligand cache from moldiff prepare complexes)
     path: str | list[str] = "data/cache/qm9.npz"  # complexes: a list of caches is one concatenated data set
     weights: list[float] | None = None  # with a list of complex caches: each one's share of the training stream
     remove_h: bool = False

@@ -13,7 +13,7 @@ from moldiff.samplers.decoding import DECODINGS
 from moldiff.samplers.guidance import Guidance
 
 if TYPE_CHECKING:
-    from moldiff.pipeline import MolDiffModel
+    from moldiff.model import MolDiffModel
 
 #: The settings a model fills in when they are left as None (see :meth:`SampleOptions.resolve`).
 MODEL_DEFAULTS = ("n_steps", "sampler", "batch_size", "bond_decoding", "steric")
@@ -58,7 +58,7 @@ class SampleOptions:
               engine: str | None = None, bond_decoding: str | None = None, steric: float | None = None,
               guidance: float = 0.0, guidance_interval: tuple[float, float] = (0.0, 1.0), resamplings: int = 1,
               jump_length: int = 10) -> "SampleOptions":
-        """The options from the strings and numbers a user gives (``scripts/sample.py``'s flags,
+        """The options from the strings and numbers a user gives (``moldiff sample``'s flags,
         :func:`moldiff.api.sample`'s keywords): the sampler and engine strings parsed, every value
         checked; a one-line ``ValueError`` for the first bad one."""
         return cls(n_steps, None if sampler is None else SamplerSpec.parse(sampler), batch_size,

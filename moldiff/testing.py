@@ -86,11 +86,11 @@ def assert_permutation_equivariant(model: Denoiser, graph: NoisyGraph, seed: int
 
 
 def untrained_model(config: str, vocab, seed: int = 0, overrides: list[str] = (), conditions: dict | None = None):
-    """A :class:`~moldiff.pipeline.MolDiffModel` from ``configs/<config>`` (with dotted
+    """A :class:`~moldiff.model.MolDiffModel` from ``configs/<config>`` (with dotted
     ``overrides``) with random weights and flat marginals: sampler guarantees (fixed atoms, steric
     limits) must hold for any network. ``conditions``: property statistics of a property model."""
     from moldiff.config import load_config
-    from moldiff.pipeline import MolDiffModel
+    from moldiff.model import MolDiffModel
 
     cfg = load_config(f"configs/{config}", list(overrides))
     marginals = {"atom_type": [1 / len(vocab.elements)] * len(vocab.elements), "charge": [0.1, 0.8, 0.1],

@@ -50,7 +50,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from moldiff.cli import run
+from moldiff.commands import run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -16,8 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
-from moldiff.atomic import write_text
-from moldiff.cli import run
+from moldiff.utils.atomic import write_text
+from moldiff.commands import run
 
 #: The network's own protocol of the pocket benchmarks: restarts, no connectivity guidance.
 NETWORK_SAMPLER = "ancestral:restart=2,restart_steps=10,restart_tmax=0.2"

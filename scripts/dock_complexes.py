@@ -22,7 +22,7 @@ import argparse
 import os
 from pathlib import Path
 
-from moldiff.cli import run
+from moldiff.commands import run
 
 
 def _plan(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ import argparse
 import json
 import math
 
-from moldiff.cli import run
+from moldiff.commands import run
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ python scripts/plot_training.py docs/assets/qm9_training_log.csv --out docs/asse
 """
 import argparse
 
-from moldiff.cli import run
+from moldiff.commands import run
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from moldiff.atomic import write_text
-from moldiff.cli import run
+from moldiff.utils.atomic import write_text
+from moldiff.commands import run
 
 COLUMNS = [("engine", "engine", "s"), ("network_ms", "network ms", "f2"), ("step_ms", "step ms", "f2"),
            ("overhead_ms", "rest of step ms", "f2"), ("edges_ms", "edges ms", "f2"),
@@ -40,7 +40,7 @@ def main() -> None:
     import torch
 
     from moldiff.api import load_model
-    from moldiff.benchmark import profile_sampling
+    from moldiff.apps.benchmark import profile_sampling
     from moldiff.engine import Engine
 
     from moldiff.options import SampleOptions
@@ -52,7 +52,7 @@ def main() -> None:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = device.startswith("cuda")
     if device == "cpu":
-        from moldiff.malloc import keep_freed_memory
+        from moldiff.utils.malloc import keep_freed_memory
 
         keep_freed_memory()
     model = load_model(args.model, device)

@@ -2,7 +2,7 @@
 
     python scripts/ring_report.py outputs/bench/samples.npz [more.npz ...] --out rings.json
 
-Reads the ``samples.npz`` that ``scripts/benchmark_pockets.py`` writes (or its
+Reads the ``samples.npz`` that ``moldiff benchmark pockets`` writes (or its
 ``samples.partial.npz`` of an unfinished run), builds each molecule with its own bonds (heavy atoms,
 implicit hydrogens), and reports the validity (sanitizes and is one fragment;
 :func:`moldiff.chem.metrics.valid_copy`) and the share of
@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from moldiff.atomic import write_text
-from moldiff.cli import run
+from moldiff.utils.atomic import write_text
+from moldiff.commands import run
 
 #: Upper ends of the heavy-atom classes; MOSES molecules (ligand-only training data) have at most 26.
 SIZE_CLASSES = (20, 26, 35)
@@ -38,7 +38,7 @@ def class_order() -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("samples", nargs="+", type=Path, help="samples.npz files of scripts/benchmark_pockets.py")
+    ap.add_argument("samples", nargs="+", type=Path, help="samples.npz files of moldiff benchmark pockets")
     ap.add_argument("--out", type=Path, default=None, help="JSON file to write (default: print only)")
     args = ap.parse_args()
     for path in args.samples:

@@ -1,7 +1,7 @@
 """Rejection-sampling fine-tuning data (issue 26): keep a pocket model's samples in training
 pockets that a chemist would keep, as a complex cache to fine-tune on.
 
-    python scripts/benchmark_pockets.py --cache data/cache/pdb_clean.npz --split train --model MODEL \\
+    moldiff benchmark pockets --cache data/cache/pdb_clean.npz --split train --model MODEL \\
         --n_samples 20 --vina score --posebusters dock_fast --vina_max 20 \\
         --index ../shared/data/pdb_complexes/index.csv --out outputs/self_round1
     python scripts/self_training_set.py --bench outputs/self_round1 --cache data/cache/pdb_clean.npz \\
@@ -19,8 +19,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from moldiff.atomic import write_text
-from moldiff.cli import run
+from moldiff.utils.atomic import write_text
+from moldiff.commands import run
 
 NEEDED = ("complex_index", "complex", "sample", "is_reference", "valid", "pb_valid", "vina_score")
 

@@ -1,30 +1,6 @@
-"""Train a model: python scripts/train.py --config configs/qm9.yaml [section.key=value ...]"""
-import argparse
-
-from moldiff.cli import run
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--config", default="configs/qm9.yaml", help="YAML config")
-    ap.add_argument("--resume", default=None, help="checkpoint to resume (default: <out_dir>/checkpoints/last.ckpt)")
-    ap.add_argument("--devices", type=int, default=None, help="GPUs (or processes) per node; >1 uses DDP")
-    ap.add_argument("--num_nodes", type=int, default=None)
-    ap.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=1000 data.batch_size=64")
-    args = ap.parse_args()
-    from moldiff.config import load_config
-    from moldiff.training.run import train
-
-    overrides = list(args.overrides)
-    if args.devices is not None:
-        overrides.append(f"train.devices={args.devices}")
-        if args.devices > 1:
-            overrides.append("train.strategy=ddp")
-    if args.num_nodes is not None:
-        overrides.append(f"train.num_nodes={args.num_nodes}")
-    path = train(load_config(args.config, overrides), args.resume)
-    print(f"wrote {path}")
-
+"""``moldiff train`` run from a checkout: ``python scripts/train.py [options]`` (moldiff/commands/train.py)."""
+from moldiff.commands import run
+from moldiff.commands.train import main
 
 if __name__ == "__main__":
     run(main)

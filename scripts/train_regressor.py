@@ -2,14 +2,14 @@
 python scripts/train_regressor.py --properties alpha --half a --minutes 9 --out runs/regressor_alpha"""
 import argparse
 
-from moldiff.cli import run
+from moldiff.commands import run
 
 
 def main() -> None:
     from moldiff.datasets.qm9 import DEFAULT_CACHE_PATH, PROPERTIES
 
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--cache", default=str(DEFAULT_CACHE_PATH), help="QM9 cache from scripts/prepare_qm9.py")
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE_PATH), help="QM9 cache from moldiff prepare qm9")
     ap.add_argument("--properties", nargs="+", required=True, choices=sorted(PROPERTIES),
                     help="properties to predict (one model for all of them)")
     ap.add_argument("--half", default="a", choices=["a", "b"], help="training half (EDM: regressor on a, generator on b)")

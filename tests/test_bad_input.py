@@ -9,7 +9,7 @@ import moldiff.api as api
 from clitools import ROOT
 from moldiff.api import load_pocket, sample
 from moldiff.options import SampleOptions
-from moldiff.screen import ScreenOptions, read_requests, sample_pockets
+from moldiff.apps.screen import ScreenOptions, read_requests, sample_pockets
 from moldiff.testing import untrained_model
 from moldiff.vocab import LIGAND_VOCAB, QM9_VOCAB
 

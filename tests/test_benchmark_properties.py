@@ -1,4 +1,4 @@
-"""scripts/benchmark_properties.py end to end on tiny untrained models: every property gets its
+"""moldiff benchmark properties end to end on tiny untrained models: every property gets its
 reference errors and one row per setting, guidance options are recorded, bad input is one line."""
 import json
 

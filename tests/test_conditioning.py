@@ -11,7 +11,7 @@ from moldiff.datasets.molecules import training_half
 from moldiff.geometry import random_rotations
 from moldiff.graph import Context
 from moldiff.nn.regressor import PropertyRegressor
-from moldiff.property_eval import atoms_only_prediction
+from moldiff.apps.property_eval import atoms_only_prediction
 
 
 def _conditions() -> PropertyConditions:

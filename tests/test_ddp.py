@@ -15,7 +15,7 @@ PROGRAM = '''
 import sys
 import torch
 from moldiff.config import load_config
-from moldiff.pipeline import MolDiffModel
+from moldiff.model import MolDiffModel
 from moldiff.training.run import train
 from moldiff.training.system import DiffusionSystem
 

@@ -3,7 +3,7 @@ diffusion math in float32, and plug into every sampler path."""
 import pytest
 import torch
 
-from moldiff.benchmark import Setting
+from moldiff.apps.benchmark import Setting
 from moldiff.engine import Engine
 from moldiff.options import SampleOptions
 from moldiff.pocket import Pocket

@@ -1,4 +1,4 @@
-"""scripts/evaluate.py: geometry against a training SDF, strain, the batch mode over pockets
+"""moldiff evaluate: geometry against a training SDF, strain, the batch mode over pockets
 (per-pocket table, mean of per-pocket means and median over pockets, failed pockets counted),
 and unparsable SDF records (counted, named, skipped)."""
 import json

@@ -1,4 +1,4 @@
-"""report.html of scripts/evaluate.py: self-contained (no network), the right molecules and pocket,
+"""report.html of moldiff evaluate: self-contained (no network), the right molecules and pocket,
 and, in headless Chromium where installed, a 3D view that draws and follows clicks on the table."""
 import io
 import json
@@ -11,7 +11,7 @@ from rdkit import Chem
 from rdkit.Geometry import Point3D
 
 from clitools import ROOT, cli
-from moldiff.browser import Browser, find_chromium
+from moldiff.utils.browser import Browser, find_chromium
 
 PROTEIN, LIGAND = ROOT / "data/examples/1ia1_protein.pdb", ROOT / "data/examples/1ia1_ligand.sdf"
 

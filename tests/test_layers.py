@@ -3,19 +3,21 @@ function) follows the allowed directions below, read from the source with ``ast`
 
 From the bottom up:
 
-- foundations, importing no other moldiff module: ``vocab``, ``atomic`` (file writes), ``tables``
-  (CSV input), ``geometry`` (coordinate helpers), ``graph`` (the denoiser interface and atom pairs);
+- foundations, importing no other moldiff module: ``vocab``, ``utils`` (file writes, CSV input,
+  allocator settings, the headless browser), ``geometry`` (coordinate helpers), ``graph`` (the
+  denoiser interface and atom pairs);
   ``pocket`` (the pocket type and sizes) builds on ``vocab`` alone;
 - ``chem``: chemistry without torch (RDKit, docking, metrics, reports), on the foundations it needs;
 - ``nn`` (networks) and ``processes`` (noise processes) side by side, neither importing the other:
   both meet at the interface in ``graph``;
 - ``samplers`` on ``processes``, never on the networks;
 - ``datasets`` on ``chem`` and ``pocket``, never on the model side (networks, processes, samplers);
-- the sampling settings (``options``), the model (``pipeline``) and the public API (``api``) on all
+- the sampling settings (``options``), the model (``model``) and the public API (``api``) on all
   of those, but not on ``datasets`` or ``training``: sampling needs no training data and no
   training code.
 
-Modules not named here (training, screening, benchmarks, configuration) may import any layer.
+Modules not named here (training, the applications in ``apps``, the console ``commands``,
+configuration) may import any layer.
 """
 from __future__ import annotations
 
@@ -27,21 +29,21 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "moldiff"
 
-FOUNDATIONS = {"moldiff.vocab", "moldiff.atomic", "moldiff.tables", "moldiff.geometry", "moldiff.graph"}
+FOUNDATIONS = {"moldiff.vocab", "moldiff.utils", "moldiff.geometry", "moldiff.graph"}
 #: layer -> the only other moldiff modules it may import (a name covers its submodules)
 ALLOWED = {
     **{name: set() for name in FOUNDATIONS},
     "moldiff.pocket": {"moldiff.vocab"},
-    "moldiff.chem": {"moldiff.vocab", "moldiff.atomic", "moldiff.tables"},
-    "moldiff.nn": {"moldiff.graph", "moldiff.atomic"},
+    "moldiff.chem": {"moldiff.vocab", "moldiff.utils"},
+    "moldiff.nn": {"moldiff.graph", "moldiff.utils"},
     "moldiff.processes": {"moldiff.graph", "moldiff.geometry"},
     "moldiff.samplers": {"moldiff.processes", "moldiff.graph", "moldiff.geometry", "moldiff.vocab"},
-    "moldiff.datasets": {"moldiff.chem", "moldiff.pocket", "moldiff.vocab", "moldiff.atomic"},
+    "moldiff.datasets": {"moldiff.chem", "moldiff.pocket", "moldiff.vocab", "moldiff.utils"},
 }
 #: layer -> moldiff modules it must not import (the others are free)
 FORBIDDEN = {
     "moldiff.options": {"moldiff.datasets", "moldiff.training", "moldiff.api"},
-    "moldiff.pipeline": {"moldiff.datasets", "moldiff.training", "moldiff.api"},
+    "moldiff.model": {"moldiff.datasets", "moldiff.training", "moldiff.api"},
     "moldiff.api": {"moldiff.datasets", "moldiff.training"},
 }
 #: packages that load torch; chemistry imports none of them, not even inside a function

@@ -6,7 +6,7 @@ import pytest
 
 PROBE = """
 import sys
-from moldiff.malloc import keep_freed_memory
+from moldiff.utils.malloc import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 page = 4096

@@ -10,7 +10,7 @@ from moldiff.api import arrays_to_mols
 from moldiff.chem.build import canonical_smiles
 from moldiff.config import Config, ModelCfg
 from moldiff.options import SampleOptions
-from moldiff.pipeline import MolDiffModel
+from moldiff.model import MolDiffModel
 from moldiff.processes.joint import clean_state
 from moldiff.vocab import QM9_VOCAB
 

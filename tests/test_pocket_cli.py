@@ -207,12 +207,9 @@ def test_benchmark_pockets(pocket_model, tmp_path):
 
 
 def _benchmark_module():
-    import importlib.util
+    from moldiff.commands import benchmark_pockets
 
-    spec = importlib.util.spec_from_file_location("benchmark_pockets", ROOT / "scripts" / "benchmark_pockets.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return benchmark_pockets
 
 
 def test_benchmark_pockets_resumes_a_killed_run(pocket_model, tmp_path, monkeypatch):
@@ -220,7 +217,7 @@ def test_benchmark_pockets_resumes_a_killed_run(pocket_model, tmp_path, monkeypa
     the molecules of an uninterrupted run; a rerun with other settings starts over."""
     import sys
 
-    from moldiff.pipeline import MolDiffModel
+    from moldiff.model import MolDiffModel
 
     bench = _benchmark_module()
     monkeypatch.setattr(bench, "SAVE_EVERY_S", -1.0)  # checkpoint after every pocket

@@ -8,7 +8,7 @@ import torch
 
 from moldiff.config import load_config
 from moldiff.options import SampleOptions
-from moldiff.pipeline import MolDiffModel
+from moldiff.model import MolDiffModel
 from moldiff.pocket import POCKET_FEATURE_DIM, Pocket, PocketSizeModel, pocket_feature_matrix
 from moldiff.vocab import LIGAND_VOCAB, POCKET_ELEMENTS
 

@@ -20,8 +20,8 @@ def test_models_load_and_sample_without_rdkit():
 
     code = ("import sys; sys.modules['rdkit'] = None\n"
             "from moldiff.api import load_model\nfrom moldiff.config import load_config\n"
-            "from moldiff.benchmark import timed_sampling\nfrom moldiff.options import SampleOptions\n"
-            "from moldiff.pipeline import MolDiffModel\n"
+            "from moldiff.apps.benchmark import timed_sampling\nfrom moldiff.options import SampleOptions\n"
+            "from moldiff.model import MolDiffModel\n"
             "from moldiff.vocab import QM9_VOCAB\n"
             "m = MolDiffModel(load_config('configs/tiny.yaml'), QM9_VOCAB, {'atom_type': [.2] * 5, 'charge': [.1, .8, .1],"
             " 'bond': [.7, .1, .1, .1]}, [0, 0, 1, 1])\n"

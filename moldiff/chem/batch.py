@@ -5,8 +5,8 @@ median over pockets.
 
 The input is a CSV with columns ``protein`` (PDB) and ``generated`` (SDF), and optionally
 ``ref_ligand`` (SDF; Vina needs it for its box), ``name``, ``status`` and ``error``; relative paths
-are resolved against the CSV's folder. The ``index.csv`` that ``scripts/sample.py --pockets``
-writes (:mod:`moldiff.screen`) is such a CSV: its rows whose ``status`` is not ``ok`` are pockets
+are resolved against the CSV's folder. The ``index.csv`` that ``moldiff sample --pockets``
+writes (:mod:`moldiff.apps.screen`) is such a CSV: its rows whose ``status`` is not ``ok`` are pockets
 that failed to sample, reported with their ``error``. A pocket whose files are missing or
 unreadable, or whose evaluation fails as a whole (e.g. a receptor that cannot be prepared for
 Vina), is kept as a row with its ``error`` and counted, never dropped; generated records that
@@ -28,7 +28,7 @@ import pandas as pd
 from moldiff.chem.metrics import ring_size_shares
 from moldiff.chem.report import (CLASH_DISTANCE, NUMERIC, aggregate_over_pockets, molecule_table, read_generated,
                                   skipped_records, summarize)
-from moldiff.tables import read_rows
+from moldiff.utils.tables import read_rows
 
 COLUMNS = ("protein", "generated")
 #: Per-pocket columns aggregated by mean and median over pockets (those present).

@@ -23,7 +23,7 @@ import pandas as pd
 from rdkit import Chem
 from scipy.spatial import cKDTree
 
-from moldiff.atomic import write_text
+from moldiff.utils.atomic import write_text
 from moldiff.chem.draw import svg
 from moldiff.chem.pocket import ProteinAtoms, read_structure
 from moldiff.chem.report import summarize

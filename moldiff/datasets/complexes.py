@@ -3,7 +3,7 @@
 RDKit is imported only by the featurization functions, so GPU machines without it can load caches.
 
 The cache is built by :mod:`moldiff.datasets.complexes_prepare`
-(``python scripts/prepare_complexes.py``). Coordinates stay in the original PDB frame; the
+(``moldiff prepare complexes``). Coordinates stay in the original PDB frame; the
 model side centres each complex on its pocket.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from moldiff.atomic import save_npz
+from moldiff.utils.atomic import save_npz
 
 if TYPE_CHECKING:
     from rdkit import Chem
@@ -262,18 +262,18 @@ def load_complexes(path: str | os.PathLike) -> ComplexArrays:
     whose shards are concatenated in order."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"complex cache {path} not found; build it with `python scripts/prepare_complexes.py`")
+        raise FileNotFoundError(f"complex cache {path} not found; build it with `moldiff prepare complexes`")
     with np.load(path, allow_pickle=False) as npz:
         data = {key: npz[key] for key in npz.files}
     if int(data.get("version", -1)) != _CACHE_VERSION:
         raise ValueError(f"complex cache {path} has an incompatible format; "
-                         "rebuild it with `python scripts/prepare_complexes.py`")
+                         "rebuild it with `moldiff prepare complexes`")
     if "shards" in data:
         shards = [path.parent / str(name) for name in data["shards"]]
         missing = [p.name for p in shards if not p.is_file()]
         if missing:
             raise FileNotFoundError(f"complex cache {path}: shard(s) {', '.join(missing[:3])} missing; "
-                                    "rebuild it with `python scripts/prepare_complexes.py`")
+                                    "rebuild it with `moldiff prepare complexes`")
         whole = concat_complexes([load_complexes(p) for p in shards])
         whole.part_sizes = ()  # one cache, however many files
         return whole

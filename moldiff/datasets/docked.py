@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moldiff.atomic import save_npz
+from moldiff.utils.atomic import save_npz
 from moldiff.datasets.complexes import SPLIT_NAMES, ComplexArrays, pocket_columns, save_complexes
 from moldiff.vocab import LIGAND_VOCAB, Vocab
 

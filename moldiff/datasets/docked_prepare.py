@@ -41,7 +41,7 @@ from rdkit.Chem import rdMolDescriptors
 from rdkit.rdBase import BlockLogs
 from tqdm import tqdm
 
-from moldiff.atomic import write_text
+from moldiff.utils.atomic import write_text
 from moldiff.chem.build import canonical_smiles
 from moldiff.chem.docking import ligand_pdbqt
 from moldiff.chem.io import read_sdf

@@ -24,7 +24,7 @@ class MoleculeDataset(torch.utils.data.Dataset):
         missing = [k for k in properties if k not in getattr(arrays, "properties", {})]
         if missing:
             raise ValueError(f"the molecule cache holds no values of {', '.join(missing)}; rebuild it with "
-                             "`python scripts/prepare_qm9.py`")
+                             "`moldiff prepare qm9`")
         self.y = np.stack([arrays.properties[k] for k in properties], axis=1).astype(np.float32) if properties else None
         self.charge_lut = np.full(256, -1, dtype=np.int64)
         for k, c in enumerate(vocab.charges):

@@ -1,6 +1,6 @@
 """Loading the QM9 ``.npz`` cache (numpy only: no torch, no RDKit).
 
-The cache is built once by :mod:`moldiff.datasets.qm9_prepare` (``python scripts/prepare_qm9.py``).
+The cache is built once by :mod:`moldiff.datasets.qm9_prepare` (``moldiff prepare qm9``).
 Split: EDM's sizes 100,000 / 17,748 / 13,083 as a seeded permutation (seed 42), since EDM's
 exact indices are not available offline; see :mod:`moldiff.datasets.qm9_prepare`.
 """
@@ -130,13 +130,13 @@ def load_qm9(path: str | os.PathLike = DEFAULT_CACHE_PATH, remove_h: bool = Fals
     """Load the cache; ``remove_h`` gives the heavy-atom variant, ``aromatic`` the 5-class bonds."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"QM9 cache {path} not found; build it with `python scripts/prepare_qm9.py`")
+        raise FileNotFoundError(f"QM9 cache {path} not found; build it with `moldiff prepare qm9`")
     with np.load(path, allow_pickle=False) as npz:
         data = {key: npz[key] for key in npz.files}
     if int(data["version"]) != _CACHE_VERSION or tuple(data["elements"].tolist()) != QM9_VOCAB.elements:
         raise ValueError(
             f"QM9 cache {path} has an incompatible format; "
-            "rebuild it with `python scripts/prepare_qm9.py`"
+            "rebuild it with `moldiff prepare qm9`"
         )
     arrays = QM9Arrays(
         pos=data["pos"].astype(np.float32),

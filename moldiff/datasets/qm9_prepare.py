@@ -41,7 +41,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 from tqdm import tqdm
 
-from moldiff.atomic import save_npz
+from moldiff.utils.atomic import save_npz
 from moldiff.chem.build import build_molecule, canonical_smiles
 from moldiff.datasets.qm9 import (
     _CACHE_VERSION,

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from moldiff.atomic import save_torch
+from moldiff.utils.atomic import save_torch
 from moldiff.graph import NoisyGraph, all_pairs
 from moldiff.nn.egnn import EGNNDenoiser, mlp
 

@@ -120,7 +120,7 @@ def check_conditions(arrays, cfg: DataCfg) -> None:
     missing = [k for k in cfg.properties if k not in arrays.properties]
     if missing:
         raise ConfigError(f"data.properties: {', '.join(missing)} not in the cache; available: "
-                          f"{', '.join(arrays.properties) or 'none (rebuild it with scripts/prepare_qm9.py)'}")
+                          f"{', '.join(arrays.properties) or 'none (rebuild it with moldiff prepare qm9)'}")
     if cfg.train_half not in (None, "a", "b"):
         raise ConfigError(f"data.train_half must be a or b, got {cfg.train_half!r}")
 

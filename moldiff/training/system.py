@@ -17,7 +17,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from moldiff.conditioning import drop_context, drop_properties, ligand_only_flags
 from moldiff.config import config_from_dict
-from moldiff.pipeline import MolDiffModel
+from moldiff.model import MolDiffModel
 from moldiff.processes.joint import clean_state
 from moldiff.vocab import Vocab
 

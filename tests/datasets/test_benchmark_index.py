@@ -1,9 +1,8 @@
-"""scripts/benchmark_pockets.py --index: the receptors of a cache prepared from a generic complexes
+"""moldiff benchmark pockets --index: the receptors of a cache prepared from a generic complexes
 CSV (files named anyhow) are the protein files of its rows."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 
@@ -19,10 +18,9 @@ EXAMPLES = ROOT / "data" / "examples"
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("benchmark_pockets", ROOT / "scripts" / "benchmark_pockets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from moldiff.commands import benchmark_pockets
+
+    return benchmark_pockets
 
 
 @pytest.fixture(scope="module")

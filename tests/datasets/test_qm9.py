@@ -1,7 +1,6 @@
 """QM9 preprocessing from the qm9pack CSVs, the cache format, and metrics on real QM9 molecules."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,6 @@ from moldiff.datasets.qm9_prepare import (
 )
 from moldiff.vocab import QM9_HEAVY_VOCAB, QM9_VOCAB
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # EDM's reference: its distance-based stability evaluated on QM9 molecules themselves.
 EDM_DATA_ATOM_STABLE, EDM_DATA_MOL_STABLE = 0.990, 0.952
 
@@ -153,14 +151,13 @@ def test_marginals(sample_cache):
 
 def test_missing_cache_names_path_and_script(tmp_path):
     missing = tmp_path / "nope.npz"
-    with pytest.raises(FileNotFoundError, match=rf"{missing}.*python scripts/prepare_qm9.py"):
+    with pytest.raises(FileNotFoundError, match=rf"{missing}.*moldiff prepare qm9"):
         load_qm9(missing)
 
 
 def test_cli_reports_errors_in_one_line(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("prepare_qm9_cli", REPO_ROOT / "scripts" / "prepare_qm9.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    from moldiff.commands import prepare_qm9 as cli
+
     assert cli.main(["--out", str(tmp_path / "x.npz"), "--workers", "0"]) == 1
     assert capsys.readouterr().err.splitlines() == ["error: --workers must be at least 1"]
     assert not (tmp_path / "x.npz").exists()

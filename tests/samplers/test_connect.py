@@ -104,7 +104,7 @@ def test_sampler_option_parses_and_reaches_the_sampling_loop(monkeypatch):
             seen.append((self.t_max, s))
             return super().prediction(pred, x_t, topo, s)
 
-    monkeypatch.setattr("moldiff.pipeline.ConnectivityGuidance", Spy)
+    monkeypatch.setattr("moldiff.model.ConnectivityGuidance", Spy)
     model = untrained_model("tiny.yaml", QM9_VOCAB)
     options = SampleOptions.parse(4, "ancestral:connect=0.5").resolve(model)
     model.sample(torch.tensor([6, 9, 4]), torch.Generator().manual_seed(0), options)

@@ -15,7 +15,7 @@ from moldiff.chem.arrays import MolArrays
 from moldiff.engine import Engine
 from moldiff.graph import Context
 from moldiff.options import SampleOptions
-from moldiff.pipeline import MolDiffModel, pocket_context
+from moldiff.model import MolDiffModel, pocket_context
 from moldiff.pocket import Pocket
 from moldiff.samplers import SamplerSpec
 

@@ -2,7 +2,7 @@
 JSON messages separated by NUL bytes on file descriptors 3 and 4), standard library only. It
 checks HTML reports in a real browser (tests) and takes their screenshots (README):
 
-    python -m moldiff.browser outputs/demo/report.html docs/assets/report_demo.png [--click "tr[data-index='3']"]
+    python -m moldiff.utils.browser outputs/demo/report.html docs/assets/report_demo.png [--click "tr[data-index='3']"]
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ CSV columns: ``protein`` (PDB/PDBQT/mmCIF path), and per row exactly one pocket 
 made unique) and ``n_samples``. Relative paths are read from the CSV's folder.
 
 Every pocket's SDF is written atomically as ``<out_dir>/<name>.sdf``, then its row of ``index.csv``
-(atomically too), which ``scripts/evaluate.py --batch`` takes as it stands (:data:`INDEX_COLUMNS`). A rerun skips the pockets whose SDF parses and holds as many molecules as its
+(atomically too), which ``moldiff evaluate --batch`` takes as it stands (:data:`INDEX_COLUMNS`). A rerun skips the pockets whose SDF parses and holds as many molecules as its
 index row counts (without a row, which a kill between the two writes leaves: ``n_samples``
 molecules, unless ``sanitize`` may have dropped some, which only a row can tell) and samples the
 rest again. Each pocket is sampled with seed ``seed + row`` whichever device takes it, so results
@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from moldiff.atomic import check_writable
-from moldiff.cli import USER_ERRORS
-from moldiff.tables import read_rows
+from moldiff.utils.atomic import check_writable
+from moldiff.utils.errors import USER_ERRORS
+from moldiff.utils.tables import read_rows
 
 if TYPE_CHECKING:
     from moldiff.options import SampleOptions
 
 #: Columns of ``index.csv``: ``protein``, ``ref_ligand`` (absolute paths) and ``generated`` (the
-#: pocket's SDF, in the index's folder) make it a batch CSV of ``scripts/evaluate.py --batch``
+#: pocket's SDF, in the index's folder) make it a batch CSV of ``moldiff evaluate --batch``
 #: (:mod:`moldiff.chem.batch`).
 INDEX_COLUMNS = ("name", "protein", "ref_ligand", "generated", "seed", "n_requested", "n_molecules", "n_valid",
                  "seconds", "device", "status", "error")
@@ -98,7 +98,7 @@ def read_requests(path: str | os.PathLike, n_samples: int) -> list[PocketRequest
 class ScreenOptions:
     """What every pocket is sampled with: the sampling settings (resolved against the model,
     :class:`~moldiff.options.SampleOptions`), the model each worker loads, and the sizes, seed,
-    pocket cutoff and output choices of ``scripts/sample.py``."""
+    pocket cutoff and output choices of ``moldiff sample``."""
 
     sampling: SampleOptions
     model: str = "pocket"
@@ -166,7 +166,7 @@ def _init_worker(device: str, options: ScreenOptions, out: Path, threads: int | 
     from moldiff.api import load_model
 
     if device == "cpu":
-        from moldiff.malloc import keep_freed_memory
+        from moldiff.utils.malloc import keep_freed_memory
 
         keep_freed_memory()
         if threads:
@@ -243,7 +243,7 @@ def _write_index(out: Path, requests: list[PocketRequest], rows: dict[str, dict]
     """``index.csv`` (atomically) in CSV order; pockets not reached yet have status ``pending``."""
     import io
 
-    from moldiff.atomic import write_text
+    from moldiff.utils.atomic import write_text
 
     table = [rows.get(r.name) or _paths(r) | {"generated": f"{r.name}.sdf", "n_requested": r.n_samples,
                                               "status": "pending"} for r in requests]
