@@ -125,7 +125,7 @@ def test_unknown_config_key(tmp_path):
 
 def test_missing_dataset_cache(tmp_path):
     res = cli("train.py", "--config", "configs/tiny.yaml", f"data.path={tmp_path}/none.npz", f"train.out_dir={tmp_path}")
-    one_line_error(res, "none.npz", "prepare_qm9.py")
+    one_line_error(res, "none.npz", "moldiff prepare qm9")
 
 
 def test_corrupt_and_missing_sdf(tmp_path):

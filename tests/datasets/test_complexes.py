@@ -144,7 +144,7 @@ def test_drop_suspect_skips_training_ligands_only(tmp_path):
 
 
 def test_missing_cache_and_bad_index(tmp_path):
-    with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path / 'x.npz'}") + ".*prepare_complexes.py"):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path / 'x.npz'}") + ".*moldiff prepare complexes"):
         load_complexes(tmp_path / "x.npz")
     bad = tmp_path / "bad.csv"
     bad.write_text("protein,ligand,split\na.pdb,a.sdf,holdout\n")
