@@ -85,6 +85,7 @@ def test_batch_aggregates_per_pocket_means_and_counts_failed_pockets(tmp_path):
     assert abs(metrics["qed_mean"] - np.mean([q[0], *q])) > 1e-3  # not the pooled mean over molecules
     assert metrics["ref_qed_mean"] == pytest.approx(q[0]) and metrics["strain_mean"] > 0
     assert metrics["uniqueness_mean"] == pytest.approx(1.0)
+    assert metrics["n_strain_failed"] == 0 and metrics["strain_failed_mean"] == 0.0  # a count and a share
     molecules = pd.read_csv(out / "molecules.csv")
     assert molecules["pocket"].tolist() == ["crystal"] * 2 + ["three"] * 4  # reference ligand last per pocket
     assert molecules["is_reference"].sum() == 2 and molecules["strain"].notna().all()
@@ -116,7 +117,7 @@ def test_batch_with_vina_and_posebusters(tmp_path):
     assert (per_pocket["vina_score"] < -5).all() and (per_pocket["vina_failed"] == 0).all()
     assert per_pocket["vina_score"].tolist() == pytest.approx(per_pocket["ref_vina_score"].tolist(), abs=1e-3)
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert metrics["pb_valid_mean"] == 1.0 and metrics["vina_failed_total"] == 0
+    assert metrics["pb_valid_mean"] == 1.0 and metrics["n_vina_failed"] == 0 and metrics["vina_failed_mean"] == 0.0
 
 
 def test_benchmark_metrics_times_every_chemistry_metric(tmp_path):
@@ -191,3 +192,12 @@ def test_summary_counts_fragments_clashes_diversity_and_rings():
     assert s["clash_rate"] == pytest.approx(1 / 3) and s["ref_clash"] == 1.0 and 0.0 < s["diversity"] < 1.0
     rings = ring_shares(table)
     assert rings["generated_valid"]["ring_6"] == 1.0 and rings["reference"]["ring_6"] == 1.0
+
+
+def test_summary_table_gives_the_reference_clash():
+    """The clash row of a one-pocket summary shows the reference ligand's clash beside the share."""
+    from moldiff.commands.evaluate import _summary_table
+
+    table = _summary_table({"clash_rate": 0.25, "ref_clash": 1.0, "vina_failed": 0.5, "rings": {"ring_3": 0.0}})
+    assert "| clash with the protein (all molecules) | 25.0 % | | 100 % |" in table
+    assert "| Vina could not score | 50.0 % | |  |" in table

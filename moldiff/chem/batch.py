@@ -104,9 +104,11 @@ def evaluate_pocket(job: PocketJob, vina: str = "off", posebusters: str | None =
 
 def pocket_row(name: str, table: pd.DataFrame) -> dict:
     """One pocket's row: molecules, validity (and its parts), uniqueness, diversity, clash rate,
-    the per-pocket means of the numeric columns over valid molecules, how many valid molecules
-    Vina could not score (``vina_failed``) or whose strain failed (``strain_failed``), the
-    PoseBusters-valid fraction, and the reference ligand's values (``ref_*``)."""
+    the per-pocket means of the numeric columns over valid molecules, the share of the valid
+    molecules Vina ran on that it could not score (``vina_failed``) and of the valid molecules
+    whose strain failed (``strain_failed``), both also as counts (``n_vina_failed``,
+    ``n_strain_failed``), the PoseBusters-valid fraction, and the reference ligand's values
+    (``ref_*``)."""
     s = summarize(table)
     valid = table[~table["is_reference"] & table["valid"]]
     row: dict = {"pocket": name, "n_molecules": s["n_molecules"], "n_valid": len(valid)}
@@ -114,7 +116,8 @@ def pocket_row(name: str, table: pd.DataFrame) -> dict:
     row |= {k: s[f"{k}_mean"] for k in NUMERIC if s.get(f"{k}_mean") is not None}
     for k, err in (("vina_failed", "vina_error"), ("strain_failed", "strain_error")):
         if k in s:
-            row[k] = int(valid[err].notna().sum()) if err in valid else 0
+            row[k] = s[k]
+            row[f"n_{k}"] = int(valid[err].notna().sum()) if err in valid else 0
     if "pb_valid" in s:
         row["pb_valid"] = s["pb_valid"]
     row |= {f"ref_{k}": s[f"ref_{k}"] for k in REFERENCE_METRICS if s.get(f"ref_{k}") is not None}
@@ -152,7 +155,7 @@ def evaluate_pockets(jobs: Sequence[PocketJob], vina: str = "off", posebusters: 
     per_pocket = pd.DataFrame(rows)
     last = [c for c in ("skipped_records", "error") if c in per_pocket]
     per_pocket = per_pocket[[c for c in per_pocket if c not in last] + last]
-    for c in ("n_molecules", "n_valid", "vina_failed", "strain_failed"):  # counts stay integers next to failed rows
+    for c in ("n_molecules", "n_valid", "n_vina_failed", "n_strain_failed"):  # counts stay integers next to failed rows
         if c in per_pocket:
             per_pocket[c] = per_pocket[c].astype("Int64")
     molecules = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["pocket"])
@@ -169,9 +172,9 @@ def aggregate(per_pocket: pd.DataFrame, failed: dict[str, str]) -> dict:
                  "failed": dict(failed),
                  "n_molecules": int(ok["n_molecules"].sum()) if "n_molecules" in ok else 0,
                  "n_valid": int(ok["n_valid"].sum()) if "n_valid" in ok else 0}
-    for k in ("vina_failed", "strain_failed"):
+    for k in ("n_vina_failed", "n_strain_failed"):
         if k in ok:
-            out[f"{k}_total"] = int(ok[k].sum())
+            out[k] = int(ok[k].sum())
     refs = [f"ref_{k}" for k in REFERENCE_METRICS]
     out |= aggregate_over_pockets(ok, (*POCKET_METRICS, *refs))
     return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in out.items()}
@@ -193,7 +196,7 @@ def markdown(summary: dict) -> str:
     """Markdown table of :func:`aggregate`: generated molecules and reference ligands, mean and
     median over pockets, the ring-size shares (:func:`ring_shares`) when given, then the failed
     pockets with their reasons."""
-    pct = {"validity", "sanitizes", "connected", "uniqueness", "clash_rate", "pb_valid"}
+    pct = {"validity", "sanitizes", "connected", "uniqueness", "clash_rate", "pb_valid", "vina_failed", "strain_failed"}
     names = {"sa": "sa (raw, 1 easy - 10 hard)", "vina_score": "vina_score (kcal/mol)",
              "vina_min": "vina_min (kcal/mol)", "vina_dock": "vina_dock (kcal/mol)",
              "strain": "strain (kcal/mol, local MMFF94)", "vina_failed": "valid molecules Vina could not score",

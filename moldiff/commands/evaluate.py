@@ -241,7 +241,7 @@ def _summary_table(s: dict) -> str:
                     ("strain_failed", "no strain (no MMFF parameters)"),
                     ("pb_valid", f"PoseBusters-valid ({s.get('posebusters_config', 'dock')} checks)")):
         if s.get(k) is not None:
-            ref = s.get(f"ref_{k}")
+            ref = s.get("ref_clash" if k == "clash_rate" else f"ref_{k}")
             lines.append(f"| {name} | {100 * s[k]:.1f} % | | {'' if ref is None else f'{100 * ref:.0f} %'} |")
     rings = " / ".join(f"{k[5:]}: {100 * v:.0f} %" for k, v in s["rings"].items() if v is not None)
     lines.append(f"| molecules with a ring of size | {rings} | | |")
