@@ -441,3 +441,31 @@ def test_benchmark_pockets_reports_each_posebusters_check():
     assert rates["bond_lengths"] == {"generated": 1.0, "reference": 1.0}
     worst = min(rates.values(), key=lambda r: r["generated"])
     assert worst == {"generated": 0.75, "reference": 1.0}
+
+
+def test_refit_sizes_changes_only_the_size_model(pocket_model, tmp_path):
+    """scripts/refit_sizes.py: the size model is fitted on the given caches' training complexes as
+    training fits it, the size guard and every weight stay; a model without pockets is refused."""
+    import torch
+
+    from moldiff.api import load_model
+    from moldiff.datasets.complexes import load_complexes
+    from moldiff.datasets.pockets import complex_statistics
+    from moldiff.pocket import PocketSizeModel
+
+    cache = pocket_model.parent.parent / "demo.npz"
+    base = load_model(str(pocket_model))
+    base.size_model = PocketSizeModel(base.size_model["bin_edges"], [[0.0] * 30 + [1.0]],  # a size model drawing 30
+                                      base.size_model["max_pocket_atoms"] + 7).to_dict()
+    base.save(tmp_path / "moved.pt")
+    out = tmp_path / "refit.pt"
+    res = cli("refit_sizes.py", "--model", tmp_path / "moved.pt", "--cache", cache, "--out", out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    refit = load_model(str(out))
+    expected = complex_statistics(load_complexes(cache), "full")["size_model"]
+    assert refit.size_model["hists"] == expected["hists"] and refit.size_model["bin_edges"] == expected["bin_edges"]
+    assert refit.size_model["max_pocket_atoms"] == base.size_model["max_pocket_atoms"]
+    assert all(torch.equal(a, b) for a, b in zip(refit.denoiser.state_dict().values(), base.denoiser.state_dict().values()))
+    one_line_error(cli("refit_sizes.py", "--model", "qm9", "--cache", cache, "--out", tmp_path / "x.pt"),
+                   "qm9: not a pocket model")
+    assert not (tmp_path / "x.pt").exists()
