@@ -90,7 +90,8 @@ def test_warm_start_from_weights(small_qm9, tmp_path):
 def test_log_tells_start_up_time_and_step_rate(small_qm9, tmp_path, capsys):
     train(_cfg(small_qm9, tmp_path / "a", "train.max_steps=3"))
     out = capsys.readouterr().out
-    assert "first step done" in out and "3 steps in" in out and "steps/min after the first" in out
+    assert "\nfirst step done" in out and "3 steps in" in out and "steps/min after the first" in out
+    assert "\nstep 2 took" in out and "\nstep 3 took" in out and "step 4 took" not in out
 
 
 def test_warm_start_grows_condition_inputs(small_qm9, tmp_path):

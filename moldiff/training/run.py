@@ -144,18 +144,28 @@ class WallClockStop(pl.Callback):
 
 
 class StepClock(pl.Callback):
-    """Print when the first step of this process ends and the step rate after it: on a fresh GPU
-    machine start-up and compilation can take most of a short chunk, and the log should say so."""
+    """Print when the first step of this process ends, how long each of the next few took, and the
+    step rate after the first: on a fresh GPU machine start-up and compilation (recompilations
+    show in the early steps) can take most of a short chunk, and the log should say so. Each
+    line starts on a line of its own, apart from the progress bar."""
+
+    EARLY = 5  #: steps after the first that are timed one by one
 
     def __init__(self):
         self.start = time.monotonic()
         self.first: tuple[float, int] | None = None  # (time, global step) at the end of the first batch
+        self.last = self.start
+        self.batches = 0
 
     def on_train_batch_end(self, trainer, *args) -> None:
+        now, self.batches = time.monotonic(), self.batches + 1
         if self.first is None:
-            self.first = (time.monotonic(), trainer.global_step)
+            self.first = (now, trainer.global_step)
             if trainer.is_global_zero:
-                print(f"first step done {self.first[0] - self.start:.0f} s after start-up began", flush=True)
+                print(f"\nfirst step done {now - self.start:.0f} s after start-up began", flush=True)
+        elif self.batches <= 1 + self.EARLY and trainer.is_global_zero:
+            print(f"\nstep {self.batches} took {now - self.last:.1f} s", flush=True)
+        self.last = now
 
     def on_train_end(self, trainer, *args) -> None:
         if self.first is None or not trainer.is_global_zero:
