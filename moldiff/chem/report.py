@@ -4,8 +4,8 @@ local MMFF strain energy, and in a pocket clashes with the pocket atoms, the Vin
 PoseBusters verdict (with each check), with the reference ligand on the same footing; the
 per-pocket summary (validity, uniqueness, diversity, clash rate, means) and the aggregation over
 pockets used by the per-pocket benchmarks (mean of per-pocket values and median over pockets);
-and the reading of generated SDFs, where a bad record is counted, not fatal. ``evaluate.py`` and
-``benchmark_pockets.py`` both evaluate through this module."""
+and the reading of generated SDFs, where a bad record is counted, not fatal. ``moldiff evaluate`` and
+``moldiff benchmark pockets`` both evaluate through this module."""
 from __future__ import annotations
 
 import math

@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     ap.add_argument("--model", default="pocket")
     ap.add_argument("--n_samples", type=int, default=100, help="molecules per pocket")
     ap.add_argument("--n_steps", type=int, default=None)
-    ap.add_argument("--sampler", default=None, help="sampler string as in sample.py (default: the model's)")
-    ap.add_argument("--engine", default="fp32", help="network precision/compilation as in sample.py --engine")
+    ap.add_argument("--sampler", default=None, help="sampler string as in moldiff sample (default: the model's)")
+    ap.add_argument("--engine", default="fp32", help="network precision/compilation as in moldiff sample --engine")
     ap.add_argument("--bond_decoding", default=None, choices=["argmax", "valence"],
-                    help="final-step bond classes as in sample.py --bond_decoding (default: the model's)")
+                    help="final-step bond classes as in moldiff sample --bond_decoding (default: the model's)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N pockets")
     ap.add_argument("--per_protein", type=int, default=None,
                     help="only the first N complexes of each protein (congeneric series share a pocket)")
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
                          "or the FEP benchmark folder (<subset>/<system>_protein.pdb)")
     ap.add_argument("--index", default=None,
                     help="instead of --receptor_root: the complexes index CSV the cache was prepared from "
-                         "(prepare_complexes.py --source folder; columns protein,ligand[,name]); each complex's "
+                         "(moldiff prepare complexes --source folder; columns protein,ligand[,name]); each complex's "
                          "receptor is the protein file of its row")
     ap.add_argument("--posebusters", nargs="?", const="dock", default=None, choices=CONFIGS,
                     help="PoseBusters checks of valid molecules and the reference in the full receptor (--receptor_root or "
@@ -412,7 +412,7 @@ def _pocket_row(name: str, table, mols: list, fragment: dict | None) -> dict:
 
 def _evaluate(arrays, out: Path, args, receptors: dict[int, Path]) -> None:
     """Score saved samples with the library's evaluation (:mod:`moldiff.chem.report`, as
-    ``evaluate.py`` does) per complex, aggregate over pockets and write the results files."""
+    ``moldiff evaluate`` does) per complex, aggregate over pockets and write the results files."""
     import numpy as np
     import pandas as pd
 

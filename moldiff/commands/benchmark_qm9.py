@@ -4,7 +4,7 @@
     moldiff benchmark qm9 --settings ancestral@1000 ddim@50 dpm2m@25 dpm2m:spacing=logsnr@25 ...
     moldiff benchmark qm9 --settings ancestral@1000 ... --bond_decoding valence --out outputs/bench_qm9_valence
 
-A setting is ``SAMPLER@STEPS[/ENGINE]`` (sampler strings as in ``sample.py --sampler``, engines as
+A setting is ``SAMPLER@STEPS[/ENGINE]`` (sampler strings as in ``moldiff sample --sampler``, engines as
 in ``--engine``: ``dpm2m@25/bf16+compile``); ``--steps N ...`` is short for ``--sampler``'s
 setting at each N. Samples every setting with the same seed, timing
 each run (molecules/s, batch size, device), and saves the molecules as compact arrays

@@ -4,7 +4,7 @@
     moldiff benchmark sampling --task pocket --cache data/cache/crossdocked_test100.npz \\
         --settings ancestral@100 dpm2m@25 ddim@25 [--vina score --vina_max 10 --receptor_root DIR]
 
-A setting is ``SAMPLER@STEPS[/ENGINE]`` (sampler strings as in ``sample.py --sampler``, engines as
+A setting is ``SAMPLER@STEPS[/ENGINE]`` (sampler strings as in ``moldiff sample --sampler``, engines as
 in ``--engine``, e.g. ``dpm2m@25/bf16+compile``; NFE = STEPS: every sampler calls the network once
 per step). ``--task qm9`` runs ``moldiff benchmark qm9`` (molecule
 stability, validity, uniqueness, novelty; molecules/s); ``--task pocket`` runs

@@ -26,7 +26,7 @@ relaxed energy in MMFF94 (kcal/mol) per valid molecule (tens of ms each).
 
 ``--batch``: a CSV with columns ``protein`` (PDB) and ``generated`` (SDF), and optionally
 ``ref_ligand`` (SDF; needed for Vina) and ``name`` (paths relative to the CSV's folder); the
-``index.csv`` that ``sample.py --pockets`` writes is one, as it stands. Every pocket gets the
+``index.csv`` that ``moldiff sample --pockets`` writes is one, as it stands. Every pocket gets the
 per-molecule table above; writes ``per_pocket.csv`` (one row per pocket: molecules, validity and
 its parts, uniqueness, diversity, clash rate, the pocket's means of QED/SA/logP/Lipinski/Vina/
 strain, Vina failures, PoseBusters-valid fraction, the reference ligand's values, ``error`` for
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     ap.add_argument("sdf", nargs="?", default=None, help="generated molecules (or use --batch)")
     ap.add_argument("--batch", default=None, metavar="CSV",
                     help="evaluate many pockets: CSV with columns protein, generated [, ref_ligand, name] "
-                         "(e.g. the index.csv of sample.py --pockets)")
+                         "(e.g. the index.csv of moldiff sample --pockets)")
     ap.add_argument("--train_smiles", default=None,
                     help="text file of training SMILES for novelty "
                          "(default: the --train_sdf molecules, else the QM9 cache if present)")
