@@ -200,22 +200,23 @@ class JointDiffusion:
     def _training_self_cond(self, model: Denoiser, x_t: MolState, topo: Topology, t: Tensor,
                             generator: torch.Generator | None) -> SelfCond | None:
         """For a self-conditioned denoiser: in a ``SELF_COND_RATE`` share of batches its own
-        estimate of ``x_t``, made without gradient; otherwise the "no estimate" input (the same
-        tensors with nothing present, so a compiled network sees one graph)."""
+        estimate of ``x_t`` (detached); otherwise the "no estimate" input (zeros, nothing present).
+        The estimate is made from that same "no estimate" input and with gradients recorded (then
+        dropped), so that a compiled network sees one graph in both passes: under
+        ``torch.no_grad`` every compiled piece was compiled twice."""
         if not getattr(model, "self_cond", False):
             return None
         u = torch.rand(1, generator=generator, device="cpu" if generator is None else generator.device)
         use = bool(u < SELF_COND_RATE)  # the CPU stream when no generator is given: no device sync
-        with torch.no_grad():
-            if use:
-                pred = self._prediction(model(self.graph(x_t, topo, t)), x_t, topo, t)
-            else:
-                pred = Prediction(torch.zeros_like(x_t.pos),
-                                  {k: x_t.pos.new_zeros(x_t.pos.shape[0], p.num_classes) for k, p in self.nodes.items()},
-                                  None if self.bond is None else x_t.pos.new_zeros(topo.pair_index.shape[1],
-                                                                                   self.bond.num_classes))
-        present = torch.full((topo.num_graphs,), use, dtype=torch.bool, device=t.device)
-        return self.self_cond(pred, present)
+        zeros = Prediction(torch.zeros_like(x_t.pos),
+                           {k: x_t.pos.new_zeros(x_t.pos.shape[0], p.num_classes) for k, p in self.nodes.items()},
+                           None if self.bond is None else x_t.pos.new_zeros(topo.pair_index.shape[1],
+                                                                            self.bond.num_classes))
+        nothing = self.self_cond(zeros, torch.zeros(topo.num_graphs, dtype=torch.bool, device=t.device))
+        if not use:
+            return nothing
+        pred = self._prediction(model(self.graph(x_t, topo, t, nothing)), x_t, topo, t)
+        return self.self_cond(pred, torch.ones(topo.num_graphs, dtype=torch.bool, device=t.device))
 
     # -- training ---------------------------------------------------------------------
     def sample_t(self, num_graphs: int, device, generator: torch.Generator | None = None) -> Tensor:

@@ -136,8 +136,9 @@ def test_training_uses_the_own_estimate_in_about_half_of_the_batches():
         assert torch.isfinite(losses["loss"])
         last = spy.seen[-1]
         assert last is not None and len(spy.seen) in (1, 2)
-        if len(spy.seen) == 2:  # the no-gradient pass saw no estimate, the trained pass saw its output
-            assert spy.seen[0] is None and last.present.all()
+        if len(spy.seen) == 2:  # the estimating pass saw the "no estimate" input, the trained pass its output
+            assert spy.seen[0] is not None and not spy.seen[0].present.any() and last.present.all()
+            assert not last.pos.requires_grad and not last.h.requires_grad  # the estimate is detached
             torch.testing.assert_close(last.pos, spy.outs[0].pos)
             used += 1
         else:
