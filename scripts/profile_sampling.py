@@ -7,7 +7,7 @@ For one batch (sizes from the model's distribution; for pocket models in the fir
 complex cache, steric guidance at the model's default): the network alone, a whole step of a real
 run and the rest (sampler update, constraints), the edge construction alone, and the accuracy of
 each engine against plain float32 (coordinate error, atom-type and bond argmax agreement). GPU
-runs use TF32 matrix products, as sample.py does. ``--trace`` adds torch.profiler's top operators
+runs use TF32 matrix products, as `moldiff sample` does. ``--trace`` adds torch.profiler's top operators
 of one fp32 step. Prints JSON and a table; ``--out`` also writes them to files.
 """
 import argparse

@@ -57,7 +57,7 @@ def main() -> None:
             with np.load(path) as data:
                 mols = arrays_to_mols(unpack_arrays(data), explicit_h=False)
         except (KeyError, ValueError, OSError) as err:
-            raise ValueError(f"{path}: not a samples file of benchmark_pockets.py ({err})") from None
+            raise ValueError(f"{path}: not a samples file of moldiff benchmark pockets ({err})") from None
         for mol in mols:
             clean, _ = valid_copy(mol)
             for name in ("all", size_class(mol.GetNumAtoms())):

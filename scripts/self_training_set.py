@@ -27,14 +27,14 @@ NEEDED = ("complex_index", "complex", "sample", "is_reference", "valid", "pb_val
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bench", type=Path, required=True, help="benchmark_pockets.py output folder (evaluated)")
+    ap.add_argument("--bench", type=Path, required=True, help="output folder of moldiff benchmark pockets (evaluated)")
     ap.add_argument("--cache", type=Path, required=True, help="the complex cache the benchmark sampled in")
     ap.add_argument("--max_vina", type=float, default=-6.0, help="keep Vina scores (as generated) up to this")
     ap.add_argument("--out", type=Path, required=True, help="complex cache to write")
     args = ap.parse_args()
     for name in ("samples.npz", "molecules.csv"):
         if not (args.bench / name).is_file():
-            raise FileNotFoundError(f"{args.bench / name}: not found (run benchmark_pockets.py with --vina score "
+            raise FileNotFoundError(f"{args.bench / name}: not found (run moldiff benchmark pockets with --vina score "
                                     "and --posebusters first)")
 
     import numpy as np
