@@ -6,6 +6,12 @@
            PoseBusters filter; resumable (rerun the same command after an interruption)
   convert  the docked set as complex caches for training, one per ligand weight
 
+and two that split `dock` across machines, for a GPU machine without RDKit or the data:
+
+  stage    write each pocket's receptor and ligand PDBQTs to <out>.parts/*.stage.json.gz
+  search   (there; needs only rustina) search the stage files into *.result.json.gz beside them
+  dock --searched_only   (back here) check and keep the searched poses; other pockets stay pending
+
 Usage:
   python scripts/dock_complexes.py plan --data_root shared/data/pdb_complexes --out data/docking/plan.json \\
       --moses_per_pocket 4
@@ -13,6 +19,13 @@ Usage:
       --out data/docking/docked.npz --workers 16
   python scripts/dock_complexes.py convert --docked data/docking/docked.npz \\
       --data_root shared/data/pdb_complexes --out data/cache/docked.npz
+
+Split across machines (the GPU one gets only the stage files and the rustina wheel):
+  python scripts/dock_complexes.py stage --plan data/docking/plan.json --data_root shared/data/pdb_complexes \\
+      --out data/docking/docked.npz --mode gpu --workers 2
+  python scripts/dock_complexes.py search --stage data/docking/docked.npz.parts --workers 4     # on the GPU machine
+  python scripts/dock_complexes.py dock --plan data/docking/plan.json --data_root shared/data/pdb_complexes \\
+      --out data/docking/docked.npz --mode gpu --searched_only
 
 GPU mode (rustina's wgpu search on Vulkan) needs the Vulkan loader (Debian libvulkan1) and, in
 containers, VK_DRIVER_FILES pointing at the NVIDIA ICD JSON; a run that finds no hardware GPU
@@ -42,10 +55,11 @@ def _plan(args: argparse.Namespace) -> None:
           f"into {len({j.receptor for j in jobs})} pockets")
 
 
-def _dock(args: argparse.Namespace) -> None:
-    from moldiff.chem.rustina_docking import NoGpuError, SearchSettings, require_rustina
+def _planned(args: argparse.Namespace):
+    """(jobs, plan header, dock settings, workers) of a stage or dock command."""
+    from moldiff.chem.rustina_search import SearchSettings, require_rustina
     from moldiff.datasets.docked import file_sha1
-    from moldiff.datasets.docked_prepare import DockSettings, dock_jobs, load_plan
+    from moldiff.datasets.docked_prepare import DockSettings, load_plan
 
     require_rustina()
     jobs, header = load_plan(args.plan)
@@ -58,13 +72,43 @@ def _dock(args: argparse.Namespace) -> None:
     threads = 1 if args.mode == "cpu" else max(1, cores // workers)
     settings = DockSettings(SearchSettings(args.mode, args.runs, threads), args.seed, args.start, args.padding,
                             args.min_size)
+    return jobs, header, settings, workers
+
+
+def _stage(args: argparse.Namespace) -> None:
+    from moldiff.datasets.docked_prepare import stage_jobs
+
+    jobs, _, settings, workers = _planned(args)
+    counts = stage_jobs(jobs, args.data_root, args.out, settings, workers)
+    print(f"staged {counts['pockets']} pockets ({counts['jobs']} jobs) in {args.out}.parts; "
+          f"{counts['pockets_before']} were staged or docked before")
+
+
+def _search(args: argparse.Namespace) -> None:
+    from moldiff.chem.rustina_search import NoGpuError, require_rustina
+    from moldiff.datasets.docked_search import search_staged
+
+    require_rustina()
     try:
-        manifest = dock_jobs(jobs, args.data_root, args.out, settings, workers,
-                             plan_info=header | {"path": str(args.plan)})
+        searched, before = search_staged(args.stage, args.workers, args.threads)
     except NoGpuError as err:
         raise SystemExit(f"error: {err}") from None
-    print(f"kept {manifest['kept']} of {manifest['jobs']} jobs {manifest['kept_by_weight']} (by weight); "
-          f"dropped {manifest['dropped']}; wrote {args.out} and {Path(args.out).with_suffix('.json')}")
+    print(f"searched {searched} staged pockets in {args.stage} ({before} searched before)")
+
+
+def _dock(args: argparse.Namespace) -> None:
+    from moldiff.chem.rustina_search import NoGpuError
+    from moldiff.datasets.docked_prepare import dock_jobs
+
+    jobs, header, settings, workers = _planned(args)
+    try:
+        manifest = dock_jobs(jobs, args.data_root, args.out, settings, workers,
+                             plan_info=header | {"path": str(args.plan)}, searched_only=args.searched_only)
+    except NoGpuError as err:
+        raise SystemExit(f"error: {err}") from None
+    print(f"kept {manifest['kept']} of {manifest['jobs'] - manifest['pending']} jobs {manifest['kept_by_weight']} "
+          f"(by weight), {manifest['pending']} pending; dropped {manifest['dropped']}; "
+          f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
 
 
 def _convert(args: argparse.Namespace) -> None:
@@ -88,25 +132,33 @@ def main() -> None:
     plan.add_argument("--flexible_max", type=int, default=10, help="ligands with more rotatable bonds are left out")
     plan.add_argument("--flexible_weight", type=float, default=0.5, help="weight of ligands above --rigid_max")
     dock = sub.add_parser("dock", help="dock a plan (resumable)")
-    dock.add_argument("--plan", type=Path, required=True)
-    dock.add_argument("--data_root", required=True)
-    dock.add_argument("--out", type=Path, required=True, help="docked set (.npz); parts go to <out>.parts/")
-    dock.add_argument("--mode", choices=("cpu", "gpu"), default="cpu")
-    dock.add_argument("--workers", type=int, help="worker processes (default: all cores; 4 with --mode gpu)")
-    dock.add_argument("--seed", type=int, default=0, help="docking seed (conformers are seeded by the plan)")
-    dock.add_argument("--runs", type=int, help="Monte Carlo runs per ligand (default: rustina's, 16 on the CPU)")
-    dock.add_argument("--start", choices=("crystal", "etkdg"), default="crystal",
-                      help="start conformer of cross-docked ligands (MOSES molecules: always ETKDG + MMFF)")
-    dock.add_argument("--padding", type=float, default=8.0, help="box: reference ligand extent + this (Å)")
-    dock.add_argument("--min_size", type=float, default=18.0, help="box: smallest edge (Å)")
-    dock.add_argument("--limit", type=int, help="dock only the first N jobs of the plan (trial runs)")
+    stage = sub.add_parser("stage", help="write the PDBQTs of a plan's pockets for a search elsewhere (resumable)")
+    for command in (dock, stage):  # a stage and the dock that finishes it must agree on all of these
+        command.add_argument("--plan", type=Path, required=True)
+        command.add_argument("--data_root", required=True)
+        command.add_argument("--out", type=Path, required=True, help="docked set (.npz); parts go to <out>.parts/")
+        command.add_argument("--mode", choices=("cpu", "gpu"), default="cpu")
+        command.add_argument("--workers", type=int, help="worker processes (default: all cores; 4 with --mode gpu)")
+        command.add_argument("--seed", type=int, default=0, help="docking seed (conformers are seeded by the plan)")
+        command.add_argument("--runs", type=int, help="Monte Carlo runs per ligand (default: rustina's, 16 on the CPU)")
+        command.add_argument("--start", choices=("crystal", "etkdg"), default="crystal",
+                             help="start conformer of cross-docked ligands (MOSES molecules: always ETKDG + MMFF)")
+        command.add_argument("--padding", type=float, default=8.0, help="box: reference ligand extent + this (Å)")
+        command.add_argument("--min_size", type=float, default=18.0, help="box: smallest edge (Å)")
+        command.add_argument("--limit", type=int, help="only the first N jobs of the plan (trial runs)")
+    dock.add_argument("--searched_only", action="store_true",
+                      help="finish only pockets searched elsewhere (search); leave the others pending")
+    search = sub.add_parser("search", help="search staged pockets (needs only rustina; resumable)")
+    search.add_argument("--stage", type=Path, required=True, help="the parts folder holding *.stage.json.gz")
+    search.add_argument("--workers", type=int, default=4, help="pockets searched at once")
+    search.add_argument("--threads", type=int, help="CPU threads per search (default: the cores shared out)")
     convert = sub.add_parser("convert", help="docked set -> complex caches for training")
     convert.add_argument("--docked", type=Path, required=True)
     convert.add_argument("--data_root", required=True)
     convert.add_argument("--out", type=Path, required=True, help="cache path; writes <stem>.w<weight>.npz beside it")
     convert.add_argument("--pocket_cutoff", type=float, default=8.0)
     args = ap.parse_args()
-    {"plan": _plan, "dock": _dock, "convert": _convert}[args.command](args)
+    {"plan": _plan, "stage": _stage, "search": _search, "dock": _dock, "convert": _convert}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ The plan (:func:`plan_jobs`) is deterministic given the data and :class:`PlanSet
 (:mod:`moldiff.chem.posefilter`), and writes one part per pocket beside the output, so an
 interrupted run resumes where it stopped; the parts are then merged into one
 :class:`~moldiff.datasets.docked.DockedSet` plus a JSON manifest (settings, versions, counts).
+To search on a machine without RDKit (a borrowed GPU), :func:`stage_jobs` writes each pocket's
+PDBQTs to a stage file, :mod:`moldiff.datasets.docked_search` searches them there, and
+:func:`dock_jobs` with ``searched_only`` checks and keeps the poses here.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ import resource
 import time
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,17 +49,8 @@ from moldiff.chem.build import canonical_smiles
 from moldiff.chem.docking import ligand_pdbqt
 from moldiff.chem.io import read_sdf
 from moldiff.chem.posefilter import PocketFilter
-from moldiff.chem.rustina_docking import (
-    Box,
-    NoGpuError,
-    SearchSettings,
-    box_around,
-    dock_batch,
-    embed,
-    longest_distance,
-    pose_from_pdbqt,
-    prepare_receptor,
-)
+from moldiff.chem.rustina_docking import box_around, embed, longest_distance, pose_from_pdbqt, prepare_receptor
+from moldiff.chem.rustina_search import Box, SearchSettings
 from moldiff.datasets.complexes import clean_ligand, featurize_ligand
 from moldiff.datasets.docked import (
     DockedSet,
@@ -66,6 +60,15 @@ from moldiff.datasets.docked import (
     ligand_weight,
     load_docked,
     save_docked,
+)
+from moldiff.datasets.docked_search import (
+    StagedPocket,
+    load_results,
+    load_staged,
+    result_path,
+    save_staged,
+    search_pocket,
+    stage_path,
 )
 
 _PLAN_VERSION = 1
@@ -240,72 +243,89 @@ def _read_ligand(path: Path) -> Chem.Mol:
     return Chem.RemoveHs(read_sdf(path, sanitize=True)[0])
 
 
-def _start_conformer(job: Job, group: _Group) -> tuple[Chem.Mol, Chem.Mol]:
-    """(heavy-atom molecule as stored, 3D molecule with hydrogens to dock) of a job."""
+def _stored_molecule(job: Job, group: _Group) -> Chem.Mol:
+    """The heavy-atom molecule a job stores: the crystal ligand, or the MOSES SMILES."""
     if job.kind == "crossdock":
-        mol = _read_ligand(Path(group.data_root) / group.ligands[job.ligand])
-        if group.settings.start == "crystal":
-            return mol, Chem.AddHs(mol, addCoords=True)
-        return mol, embed(mol, job.seed, mmff=True)
+        return _read_ligand(Path(group.data_root) / group.ligands[job.ligand])
     mol = Chem.MolFromSmiles(job.ligand)
     if mol is None:
         raise ValueError("SMILES unreadable")
-    return mol, embed(mol, job.seed, mmff=True)
+    return mol
+
+
+def _start_conformer(job: Job, group: _Group) -> Chem.Mol:
+    """The 3D molecule with hydrogens that a job docks."""
+    mol = _stored_molecule(job, group)
+    if job.kind == "crossdock" and group.settings.start == "crystal":
+        return Chem.AddHs(mol, addCoords=True)
+    return embed(mol, job.seed, mmff=True)
+
+
+def _stage_group(group: _Group) -> StagedPocket:
+    """The receptor and ligand PDBQTs of one pocket's jobs, batched by search box (jobs of one
+    box share rustina's grids); jobs that cannot be prepared get their reason in ``status``."""
+    rec, settings = group.receptor, group.settings
+    staged = StagedPocket("", job_seed(settings.seed, rec.name), settings.search)
+    with BlockLogs():
+        reference = _read_ligand(Path(group.data_root) / rec.ligand).GetConformer().GetPositions()
+        try:
+            staged.receptor = prepare_receptor(Path(group.data_root) / rec.protein,
+                                               box_around(reference, settings.padding, settings.min_size))
+        except Exception as err:  # Meeko: one pocket failing must not stop the run
+            staged.status = {job.name: f"receptor: {_one_line(err)}" for job in group.jobs}
+            return staged
+        batches: dict[Box, tuple[list[str], list[str]]] = {}
+        for job in group.jobs:
+            try:
+                start_h = _start_conformer(job, group)
+                fit = longest_distance(start_h.GetConformer().GetPositions()) + settings.padding / 2
+                names, ligands = batches.setdefault(box_around(reference, settings.padding, settings.min_size, fit),
+                                                    ([], []))
+                names.append(job.name)
+                ligands.append(ligand_pdbqt(start_h))
+            except ValueError as err:
+                staged.status[job.name] = f"preparation: {_one_line(err)}"
+    staged.batches = [(box, names, ligands) for box, (names, ligands) in batches.items()]
+    return staged
+
+
+def _stage_file(group: _Group) -> None:
+    """Stage one pocket into its part's stage file (for a search elsewhere)."""
+    save_staged(stage_path(group.part), _stage_group(group))
 
 
 def _dock_group(group: _Group) -> tuple[dict[str, str], float]:
-    """Dock, check and featurize one pocket's jobs; writes the part (kept ligands) and its job
-    statuses ('' for kept, else the reason); returns the statuses and the CPU seconds used."""
+    """Stage, search, check and featurize one pocket's jobs, taking the stage and the search
+    results from their files where an earlier or remote step left them; writes the part (kept
+    ligands) and its job statuses ('' for kept, else the reason); returns the statuses and the CPU
+    seconds used."""
     start = _cpu_seconds()
-    root, rec = Path(group.data_root), group.receptor
-    status: dict[str, str] = {}
+    stage, found = stage_path(group.part), result_path(group.part)
+    staged = load_staged(stage) if stage.is_file() else _stage_group(group)
+    results = load_results(found) if found.is_file() else search_pocket(staged, group.settings.search.threads)
+    status = dict(staged.status)
+    jobs = {job.name: job for job in group.jobs}
+    poses = []
     with BlockLogs():
-        reference = _read_ligand(root / rec.ligand).GetConformer().GetPositions()
-        try:
-            receptor = prepare_receptor(root / rec.protein,
-                                        box_around(reference, group.settings.padding, group.settings.min_size))
-            checker = PocketFilter(root / rec.protein)
-        except Exception as err:  # Meeko, PoseBusters: one pocket failing must not stop the run
-            status = {job.name: f"receptor: {_one_line(err)}" for job in group.jobs}
-            return _finish(group, status, [], start)
-        poses = []
-        for box, batch in _batches(group, reference, status).items():
+        for name, result in results.items():
             try:
-                results = dock_batch(receptor, [pdbqt for _, _, pdbqt in batch], box,
-                                     job_seed(group.settings.seed, rec.name), group.settings.search)
-            except NoGpuError:
-                raise
-            except RuntimeError as err:  # rustina failing on one batch must not stop the run
-                results = [{"error": str(err)}] * len(batch)
-            for (job, mol, _), result in zip(batch, results):
-                try:
-                    if "error" in result:
-                        raise ValueError(result["error"])
-                    poses.append((job, pose_from_pdbqt(result["pdbqt"], mol), result))
-                except ValueError as err:
-                    status[job.name] = f"docking: {_one_line(err)}"
-        kept = []
-        for (job, pose, result), failed in zip(poses, checker.failures([pose for _, pose, _ in poses])):
-            status[job.name] = "posebusters: " + ", ".join(failed) if failed else ""
-            if not failed:
-                kept.append((job, pose, result))
-    return _finish(group, status, kept, start)
-
-
-def _batches(group: _Group, reference: np.ndarray, status: dict[str, str]
-             ) -> dict[Box, list[tuple[Job, Chem.Mol, str]]]:
-    """The group's jobs as ``(job, molecule to store, ligand PDBQT)`` by search box (jobs of one
-    box share rustina's grids); jobs that cannot be prepared get their reason in ``status``."""
-    batches: dict[Box, list[tuple[Job, Chem.Mol, str]]] = {}
-    for job in group.jobs:
+                if "error" in result:
+                    raise ValueError(result["error"])
+                poses.append((jobs[name], pose_from_pdbqt(result["pdbqt"], _stored_molecule(jobs[name], group)),
+                              result))
+            except ValueError as err:
+                status[name] = f"docking: {_one_line(err)}"
         try:
-            mol, start_h = _start_conformer(job, group)
-            fit = longest_distance(start_h.GetConformer().GetPositions()) + group.settings.padding / 2
-            box = box_around(reference, group.settings.padding, group.settings.min_size, fit)
-            batches.setdefault(box, []).append((job, mol, ligand_pdbqt(start_h)))
-        except ValueError as err:
-            status[job.name] = f"preparation: {_one_line(err)}"
-    return batches
+            failures = PocketFilter(Path(group.data_root) / group.receptor.protein).failures(
+                [pose for _, pose, _ in poses])
+        except Exception as err:  # PoseBusters: one pocket failing must not stop the run
+            return _finish(group, {job.name: f"receptor: {_one_line(err)}" for job in group.jobs}, [], start)
+    kept = []
+    for (job, pose, result), failed in zip(poses, failures):
+        status[job.name] = "posebusters: " + ", ".join(failed) if failed else ""
+        if not failed:
+            kept.append((job, pose, result))
+    return _finish(group, status, kept, start)
 
 
 def _one_line(err: BaseException) -> str:
@@ -391,11 +411,20 @@ def _is_done(group: _Group) -> bool:
     return group.part.is_file() and group.part.with_suffix(".json").is_file()
 
 
-def dock_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.PathLike,
-              settings: DockSettings = DockSettings(), workers: int = 1, verbose: bool = True,
-              plan_info: dict | None = None) -> dict:
-    """Dock ``jobs`` into ``out`` (a :class:`DockedSet`) with ``workers`` processes, resuming from
-    the parts in ``<out>.parts/``; writes ``<out stem>.json`` (the manifest) and returns it."""
+def _run_pool(function, groups: Sequence[_Group], workers: int) -> Iterator:
+    """``function(group)`` for each group in ``workers`` spawned processes, as they finish. An
+    executor, not a Pool: a worker that dies (a crash in native code) stops the run with
+    BrokenProcessPool instead of hanging it; rerunning resumes."""
+    if not groups:
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max(1, min(workers, len(groups))), mp_context=context) as pool:
+        for future in as_completed([pool.submit(function, group) for group in groups]):
+            yield future.result()
+
+
+def _setup(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.PathLike, settings: DockSettings
+           ) -> tuple[Path, list[_Group]]:
     if not jobs:
         raise ValueError("no docking jobs")
     if len({job.name for job in jobs}) != len(jobs):
@@ -403,24 +432,41 @@ def dock_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.P
     out = Path(out)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
-    groups = _groups(jobs, data_root, settings, parts)
-    todo = [g for g in groups if not _is_done(g)]
+    return out, _groups(jobs, data_root, settings, parts)
+
+
+def stage_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.PathLike,
+               settings: DockSettings = DockSettings(), workers: int = 1, verbose: bool = True) -> dict[str, int]:
+    """Write the stage file of every pocket of ``jobs`` that is neither docked nor staged yet, for
+    a search on another machine (:func:`moldiff.datasets.docked_search.search_staged`); returns
+    counts of pockets and jobs staged now and before."""
+    out, groups = _setup(jobs, data_root, out, settings)
+    todo = [g for g in groups if not _is_done(g) and not stage_path(g.part).is_file()]
+    with tqdm(total=len(todo), desc="staging", unit="pocket", disable=not verbose) as bar:
+        for _ in _run_pool(_stage_file, todo, workers):
+            bar.update(1)
+    return {"pockets": len(todo), "jobs": sum(len(g.jobs) for g in todo), "pockets_before": len(groups) - len(todo)}
+
+
+def dock_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.PathLike,
+              settings: DockSettings = DockSettings(), workers: int = 1, verbose: bool = True,
+              plan_info: dict | None = None, searched_only: bool = False) -> dict:
+    """Dock ``jobs`` into ``out`` (a :class:`DockedSet`) with ``workers`` processes, resuming from
+    the parts in ``<out>.parts/``; writes ``<out stem>.json`` (the manifest) and returns it.
+    ``searched_only`` finishes only the pockets whose search results are there (searched on
+    another machine) and leaves the rest pending. The set holds the pockets done so far."""
+    out, groups = _setup(jobs, data_root, out, settings)
+    todo = [g for g in groups if not _is_done(g) and (not searched_only or result_path(g.part).is_file())]
     t0, cpu = time.time(), 0.0
-    with tqdm(total=len(jobs), initial=len(jobs) - sum(len(g.jobs) for g in todo), desc="docking", unit="job",
-              disable=not verbose) as bar:
-        if todo:
-            context = multiprocessing.get_context("spawn")
-            # an executor, not a Pool: a worker that dies (a crash in native code) stops the run
-            # with BrokenProcessPool instead of hanging it; rerunning resumes
-            with ProcessPoolExecutor(max(1, min(workers, len(todo))), mp_context=context) as pool:
-                for future in as_completed([pool.submit(_dock_group, group) for group in todo]):
-                    done, seconds = future.result()
-                    cpu += seconds
-                    bar.update(len(done))
+    with tqdm(total=sum(len(g.jobs) for g in todo), desc="docking", unit="job", disable=not verbose) as bar:
+        for done, seconds in _run_pool(_dock_group, todo, workers):
+            cpu += seconds
+            bar.update(len(done))
+    finished = sorted((g for g in groups if _is_done(g)), key=lambda g: g.receptor.name)
     statuses: dict[str, str] = {}
-    for g in groups:
+    for g in finished:
         statuses |= json.loads(g.part.with_suffix(".json").read_text())
-    docked = concat_docked([load_docked(g.part) for g in sorted(groups, key=lambda g: g.receptor.name)])
+    docked = concat_docked([load_docked(g.part) for g in finished]) if finished else empty_docked()
     order = {job.name: k for k, job in enumerate(jobs)}
     docked = docked.take(np.argsort([order[n] for n in docked.name.tolist()], kind="stable"))
     save_docked(docked, out)
@@ -446,6 +492,7 @@ def _manifest(jobs: Sequence[Job], statuses: dict[str, str], docked: DockedSet, 
         "dock_settings": asdict(settings),
         "versions": versions,
         "jobs": len(jobs),
+        "pending": len(jobs) - len(statuses),
         "kept": len(docked),
         "kept_by_kind": dict(Counter(name.split(":")[0] for name in docked.name.tolist())),
         "kept_by_weight": {f"{w:g}": int((docked.weight == w).sum()) for w in sorted(set(docked.weight.tolist()))},

@@ -16,7 +16,8 @@ from chemtools import demo_ligand_and_shifted
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdMolAlign
 
-from moldiff.chem.rustina_docking import _mse_as_met, box_around, pose_from_pdbqt, require_rustina
+from moldiff.chem.rustina_docking import _mse_as_met, box_around, pose_from_pdbqt
+from moldiff.chem.rustina_search import Box, SearchSettings, require_rustina
 from moldiff.datasets.complexes import featurize_ligand
 from moldiff.datasets.docked import (
     DockedSet,
@@ -245,6 +246,72 @@ def test_docking_modules_do_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_search_side_imports_neither_rdkit_nor_numpy():
+    """The remote search runs where only rustina is installed."""
+    code = ("import sys, moldiff.datasets.docked_search; "
+            "bad = {'rdkit', 'numpy', 'torch', 'meeko', 'posebusters'} & set(sys.modules); assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_staged_pocket_and_results_round_trip(tmp_path: Path):
+    from moldiff.datasets.docked_search import (
+        StagedPocket,
+        load_results,
+        load_staged,
+        result_path,
+        save_results,
+        save_staged,
+        stage_path,
+    )
+
+    part = tmp_path / "1abc-0123456789ab.npz"
+    staged = StagedPocket("RECEPTOR PDBQT\n", 42, SearchSettings("gpu", 8, 3),
+                          [(Box((1.0, 2.0, 3.5), (18.0, 20.0, 18.0)), ["a", "b"], ["LIG A", "LIG B"])],
+                          {"c": "preparation: RDKit could not embed the ligand"})
+    save_staged(stage_path(part), staged)
+    back = load_staged(stage_path(part))
+    assert stage_path(part).name == "1abc-0123456789ab.stage.json.gz"
+    assert back == StagedPocket(staged.receptor, 42, SearchSettings("gpu", 8, 1), staged.batches, staged.status)
+    assert stage_path(part).read_bytes()[4:8] == bytes(4), "gzip mtime must be 0 (reproducible files)"
+    results = {"a": {"pdbqt": "MODEL", "affinity": -7.5, "cnn_score": 0.9, "cnn_affinity": 6.1}, "b": {"error": "x"}}
+    save_results(result_path(part), results)
+    assert load_results(result_path(part)) == results
+    stage_path(part).write_text("not gzip")
+    with pytest.raises(ValueError, match=f"{part.stem}.stage.json.gz: not a readable gzipped JSON"):
+        load_staged(stage_path(part))
+
+
+def test_search_pocket_keeps_the_top_pose_keys_and_gives_failed_batches_their_error(monkeypatch):
+    import moldiff.datasets.docked_search as search
+
+    calls = []
+
+    def fake_dock_batch(receptor, ligands, box, seed, settings):
+        calls.append((receptor, tuple(ligands), box, seed, settings))
+        if box.center[0] > 0:
+            raise RuntimeError("rustina failed: panic")
+        return [{"pdbqt": "P" + lig, "affinity": -6.0, "cnn_score": 0.5, "cnn_affinity": 5.0, "poses": [1, 2]}
+                if lig != "bad" else {"error": "no pose"} for lig in ligands]
+
+    monkeypatch.setattr(search, "dock_batch", fake_dock_batch)
+    staged = search.StagedPocket("R", 7, SearchSettings("gpu", None, 1), [
+        (Box((0.0, 0.0, 0.0), (18.0,) * 3), ["j1", "j2"], ["L1", "bad"]),
+        (Box((5.0, 0.0, 0.0), (20.0,) * 3), ["j3"], ["L3"])])
+    results = search.search_pocket(staged, threads=4)
+    assert results == {"j1": {"pdbqt": "PL1", "affinity": -6.0, "cnn_score": 0.5, "cnn_affinity": 5.0},
+                       "j2": {"error": "no pose"}, "j3": {"error": "rustina failed: panic"}}
+    assert [c[3] for c in calls] == [7, 7] and all(c[4] == SearchSettings("gpu", None, 4) for c in calls)
+
+
+def test_search_of_a_folder_without_stage_files_is_a_one_line_error(tmp_path: Path):
+    from moldiff.datasets.docked_search import search_staged
+
+    with pytest.raises(FileNotFoundError, match="stage the plan first"):
+        search_staged(tmp_path / "missing")
+    with pytest.raises(ValueError, match="no staged pockets"):
+        search_staged(tmp_path)
+
+
 @pytest.mark.slow
 def test_real_docking_run_resumes_and_finds_the_crystal_pose(tmp_path: Path):
     """The 1ia1 ligand cross-docked between two copies of its own complex: the top pose is
@@ -271,3 +338,20 @@ def test_real_docking_run_resumes_and_finds_the_crystal_pose(tmp_path: Path):
     again = dock_jobs(jobs[:1], tmp_path, tmp_path / "out" / "docked.npz", DockSettings(), workers=1, verbose=False)
     assert again["cpu_seconds_this_run"] == 0 and again["kept"] == 1
     assert json.loads((tmp_path / "out" / "docked.json").read_text())["versions"]["rustina"]
+
+    # the same job staged, searched as on a remote machine, and finished: the same pose and scores
+    from moldiff.datasets.docked_prepare import stage_jobs
+    from moldiff.datasets.docked_search import search_staged
+
+    split = tmp_path / "split" / "docked.npz"
+    assert stage_jobs(jobs, tmp_path, split, DockSettings(), workers=1, verbose=False)["pockets"] == 2
+    pending = dock_jobs(jobs, tmp_path, split, DockSettings(), workers=1, verbose=False, searched_only=True)
+    assert pending["pending"] == 2 and pending["kept"] == 0
+    for stage in split.with_name("docked.npz.parts").glob("copy1-*.stage.json.gz"):
+        stage.unlink()  # search only the pocket of copy2, the receptor of the job docked above
+    assert search_staged(split.with_name("docked.npz.parts"), workers=1, threads=1, verbose=False) == (1, 0)
+    finished = dock_jobs(jobs, tmp_path, split, DockSettings(), workers=1, verbose=False, searched_only=True)
+    assert finished["pending"] == 1
+    done = load_docked(split)
+    assert done.name.tolist() == ["crossdock:copy1@copy2"] and finished["kept"] == 1
+    assert np.array_equal(done.lig_pos, docked.lig_pos) and np.array_equal(done.affinity, docked.affinity)

@@ -1,0 +1,145 @@
+"""The docking search of staged pockets (rustina only: no RDKit, no numpy, no torch).
+
+Docking a plan (:mod:`moldiff.datasets.docked_prepare`) has three steps per receptor pocket:
+preparing the PDBQT (RDKit, Meeko), the search (rustina), and checking the poses (RDKit,
+PoseBusters). On one machine they run together; to search on a borrowed GPU machine that has
+none of the chemistry packages, the first step writes each pocket as a *staged* file,
+``<part>.stage.json.gz`` (receptor PDBQT, search seed and settings, and the jobs' ligand PDBQTs
+batched by search box), this module searches it into ``<part>.result.json.gz`` (rustina's top pose
+and scores per job, or an error), and the docking run back on the first machine checks and keeps
+the poses from there. Both files sit in the run's parts folder and carry the part's name, which
+hashes the jobs and settings, so a result is never applied to a different plan.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tqdm import tqdm
+
+from moldiff.chem.rustina_search import Box, NoGpuError, SearchSettings, dock_batch
+
+_STAGE_VERSION = 1
+STAGE_SUFFIX = ".stage.json.gz"
+RESULT_SUFFIX = ".result.json.gz"
+#: The keys of a rustina result that are kept (the top pose and its scores).
+_RESULT_KEYS = ("pdbqt", "affinity", "cnn_score", "cnn_affinity")
+
+
+@dataclass
+class StagedPocket:
+    """One receptor pocket ready for the search: the receptor PDBQT ('' when it could not be
+    prepared), the search seed and settings, ``batches`` of (box, job names, ligand PDBQTs) and
+    ``status``, the reason for each job that could not be prepared."""
+
+    receptor: str
+    seed: int
+    search: SearchSettings
+    batches: list[tuple[Box, list[str], list[str]]] = field(default_factory=list)
+    status: dict[str, str] = field(default_factory=dict)
+
+
+def stage_path(part: Path) -> Path:
+    return part.with_name(part.stem + STAGE_SUFFIX)
+
+
+def result_path(part: Path) -> Path:
+    return part.with_name(part.stem + RESULT_SUFFIX)
+
+
+def _write_json_gz(path: Path, value: object) -> None:
+    """Write gzipped JSON through a temporary file and a rename (an interrupted run leaves no
+    partial file that a resumed one would trust); mtime 0 makes the bytes reproducible."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+        handle.write(json.dumps(value).encode())
+    os.replace(tmp, path)
+
+
+def _read_json_gz(path: Path) -> dict:
+    try:
+        return json.loads(gzip.decompress(path.read_bytes()))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable gzipped JSON file ({err})") from None
+
+
+def save_staged(path: Path, staged: StagedPocket) -> None:
+    _write_json_gz(path, {
+        "version": _STAGE_VERSION, "receptor": staged.receptor, "seed": staged.seed,
+        "search": {"mode": staged.search.mode, "runs": staged.search.runs},
+        "batches": [[list(box.center), list(box.size), names, ligands] for box, names, ligands in staged.batches],
+        "status": staged.status})
+
+
+def load_staged(path: Path) -> StagedPocket:
+    value = _read_json_gz(path)
+    if value.get("version") != _STAGE_VERSION:
+        raise ValueError(f"{path}: not a staged pocket of version {_STAGE_VERSION}")
+    batches = [(Box(tuple(center), tuple(size)), names, ligands) for center, size, names, ligands in value["batches"]]
+    return StagedPocket(value["receptor"], value["seed"], SearchSettings(**value["search"]), batches, value["status"])
+
+
+def search_pocket(staged: StagedPocket, threads: int | None = 1) -> dict[str, dict]:
+    """rustina's top pose of every prepared job of ``staged`` (job name -> the kept result keys,
+    or ``error``), searched with ``threads`` CPU threads per call. Raises :class:`NoGpuError`;
+    a batch that fails as a whole gives its jobs that error."""
+    settings = replace(staged.search, threads=threads)
+    results: dict[str, dict] = {}
+    for box, names, ligands in staged.batches:
+        try:
+            found = dock_batch(staged.receptor, ligands, box, staged.seed, settings)
+        except NoGpuError:
+            raise
+        except RuntimeError as err:
+            found = [{"error": str(err)}] * len(names)
+        for name, result in zip(names, found):
+            results[name] = ({"error": str(result["error"])} if "error" in result
+                             else {key: result[key] for key in _RESULT_KEYS})
+    return results
+
+
+def save_results(path: Path, results: dict[str, dict]) -> None:
+    _write_json_gz(path, {"version": _STAGE_VERSION, "results": results})
+
+
+def load_results(path: Path) -> dict[str, dict]:
+    value = _read_json_gz(path)
+    if value.get("version") != _STAGE_VERSION:
+        raise ValueError(f"{path}: not a search result of version {_STAGE_VERSION}")
+    return value["results"]
+
+
+def _search_file(stage: Path, threads: int | None) -> int:
+    """Search one staged file into its result file; the number of jobs searched."""
+    staged = load_staged(stage)
+    save_results(stage.with_name(stage.name.removesuffix(STAGE_SUFFIX) + RESULT_SUFFIX),
+                 search_pocket(staged, threads))
+    return sum(len(names) for _, names, _ in staged.batches)
+
+
+def search_staged(folder: str | os.PathLike, workers: int = 1, threads: int | None = None, verbose: bool = True
+                  ) -> tuple[int, int]:
+    """Search every staged pocket in ``folder`` that has no result yet (resumable), ``workers``
+    pockets at a time with ``threads`` CPU threads each (default: the cores shared out); returns
+    (pockets searched, pockets already done)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} not found: stage the plan first (dock_complexes.py stage)")
+    stages = sorted(folder.glob("*" + STAGE_SUFFIX))
+    if not stages:
+        raise ValueError(f"{folder}: no staged pockets (*{STAGE_SUFFIX})")
+    todo = [s for s in stages if not s.with_name(s.name.removesuffix(STAGE_SUFFIX) + RESULT_SUFFIX).is_file()]
+    threads = threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+    with tqdm(total=len(todo), desc="searching", unit="pocket", disable=not verbose) as bar:
+        if todo:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max(1, min(workers, len(todo))), mp_context=context) as pool:
+                for future in as_completed([pool.submit(_search_file, s, threads) for s in todo]):
+                    future.result()
+                    bar.update(1)
+    return len(todo), len(stages) - len(todo)
