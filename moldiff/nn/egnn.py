@@ -125,6 +125,7 @@ class EGNNDenoiser(nn.Module):
             self.embed_ctx_e = mlp(num_rbf, pair_hidden, pair_hidden)
 
     def forward(self, graph: NoisyGraph) -> DenoiserOutput:
+        edge_index, edge_pair, cross, used = self._topology(graph)
         x0 = graph.pos
         n, num_pairs = x0.shape[0], graph.pair_index.shape[1]
         t_emb = sinusoidal_time_embedding(graph.t, self.time_dim)
@@ -134,12 +135,11 @@ class EGNNDenoiser(nn.Module):
         h = self.embed_h(torch.cat([graph.h, *sc_node, self._graph_embedding(graph, t_emb)[graph.batch]], dim=-1))
         pair_feats = [] if graph.pair_attr is None else [graph.pair_attr]
         e = self.embed_e(torch.cat(pair_feats + sc_pair + [self.rbf(d0)], dim=-1))
-        edge_index, edge_pair = directed_edges(graph.pair_index, x0, self.cutoff)
         x, pair_index, move, live = x0, graph.pair_index, graph.update_mask, None
-        if graph.context is not None:
+        if cross is not None:
             live = (n, num_pairs, edge_index.shape[1])
             h, x, e, pair_index, move, edge_index, edge_pair = self._add_context(
-                graph, t_emb, h, e, edge_index, edge_pair, move)
+                graph, t_emb, h, e, edge_index, edge_pair, move, cross, used)
         for layer in self.layers:
             h, x, e = layer(h, x, e, edge_index, edge_pair, pair_index, self.rbf, move, live)
         h, x, e = h[:n], x[:n], e[:num_pairs]
@@ -148,6 +148,25 @@ class EGNNDenoiser(nn.Module):
             d = (x[pi] - x[pj]).norm(dim=-1)
             pair = self.out_pair(torch.cat([h[pi] + h[pj], h[pi] * h[pj], e, self.rbf(d)], dim=-1))
         return DenoiserOutput(pos=x, h=self.out_h(h), pair=pair)
+
+    @torch.compiler.disable
+    def _topology(self, graph: NoisyGraph) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """The index tensors of the message graph: directed molecule edges and their pairs and,
+        with context, the molecule-context pairs within ``context_cutoff`` (molecule atom, local
+        context index) and the context atoms they use (atoms with no edge cannot reach the
+        molecule: leaving them out is exact, and cheaper). Their sizes depend on the data, so
+        they are built outside any compiled region (``torch.compile`` of the denoiser then sees
+        one graph after this call instead of a graph break at each such operation); indices
+        carry no gradient."""
+        edge_index, edge_pair = directed_edges(graph.pair_index, graph.pos, self.cutoff)
+        if graph.context is None:
+            return edge_index, edge_pair, None, None
+        if not self.context_in:
+            raise ValueError("this denoiser was built without context (context_in=0) but got context nodes")
+        ctx = graph.context
+        cross = bipartite_pairs(graph.batch, graph.pos, ctx.batch, ctx.pos, graph.num_graphs, self.context_cutoff)
+        used, local = torch.unique(cross[1], return_inverse=True)
+        return edge_index, edge_pair, torch.stack([cross[0], local + graph.pos.shape[0]]), used
 
     def _self_cond_features(self, graph: NoisyGraph) -> tuple[list[Tensor], list[Tensor]]:
         """Node and pair inputs from the previous estimate (zeros where a graph has none); empty
@@ -179,17 +198,11 @@ class EGNNDenoiser(nn.Module):
         return torch.cat([t_emb, cond], dim=-1)
 
     def _add_context(self, graph: NoisyGraph, t_emb: Tensor, h: Tensor, e: Tensor, edge_index: Tensor,
-                     edge_pair: Tensor, move: Tensor | None):
-        """Append context nodes after the molecule nodes, and molecule-context pairs after the
-        molecule pairs, each one edge from the context atom to the molecule atom; context nodes are
-        frozen in place."""
-        if not self.context_in:
-            raise ValueError("this denoiser was built without context (context_in=0) but got context nodes")
+                     edge_pair: Tensor, move: Tensor | None, cross: Tensor, used: Tensor):
+        """Append the ``used`` context nodes after the molecule nodes, and the molecule-context
+        pairs ``cross`` after the molecule pairs, each one edge from the context atom to the
+        molecule atom; context nodes are frozen in place."""
         ctx, n = graph.context, graph.pos.shape[0]
-        cross = bipartite_pairs(graph.batch, graph.pos, ctx.batch, ctx.pos, graph.num_graphs, self.context_cutoff)
-        # context atoms with no edge cannot reach the molecule: leave them out (exact, and cheaper)
-        used, local = torch.unique(cross[1], return_inverse=True)
-        cross = torch.stack([cross[0], local + n])
         ctx_h, ctx_pos = ctx.h[used], ctx.pos[used]
         h = torch.cat([h, self.embed_ctx(torch.cat([ctx_h, t_emb[ctx.batch[used]]], dim=-1))])
         x = torch.cat([graph.pos, ctx_pos])
