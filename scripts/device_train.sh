@@ -6,7 +6,10 @@
 # in runs/device and, on a fresh machine, is restored from $CARRY/ckpt.part* (shards written by
 # moldiff.training.portable.pack). An RDKit wheel in $CARRY (rdkit-*.whl) is installed so that
 # validation reports validity of sampled molecules.
-# Writes the packed checkpoint, fp16 EMA weights and the CSV log to $OUT.
+# Writes the packed checkpoint, fp16 EMA weights and the CSV log to $OUT, and torch.compile's
+# on-disk cache as $OUT/inductor_cache.tar.gz: carried back as $CARRY/inductor_cache.tar.gz, it
+# spares a fresh machine of the same GPU architecture and torch most of the compilation (on the
+# CPU: first step 126 s cold, 50 s warm).
 # Several runs can share one GPU (a launch-bound step leaves it idle most of the time): give each
 # a RUN_NAME (its run folder runs/<name>, its shards in $CARRY/<name>/, its outputs in $OUT/<name>/)
 # and start them in the background; PACK=0 leaves the checkpoint on the machine (files back are
@@ -30,6 +33,10 @@ for f in "$CARRY"/*.npz; do  # copied then renamed: runs started together never 
   [ -f "$f" ] || continue  # a chained call on a warm machine carries no caches: they are already there
   dst=$REPO/data/cache/$(basename "$f"); [ -f "$dst" ] || { cp "$f" "$dst.$$" && mv "$dst.$$" "$dst"; }
 done
+export TORCHINDUCTOR_CACHE_DIR=$REPO/runs/inductor_cache  # shared by the runs on this machine
+if [ ! -d "$TORCHINDUCTOR_CACHE_DIR" ] && [ -f "$CARRY/inductor_cache.tar.gz" ]; then
+  mkdir -p "$TORCHINDUCTOR_CACHE_DIR" && tar -xzf "$CARRY/inductor_cache.tar.gz" -C "$TORCHINDUCTOR_CACHE_DIR"
+fi
 if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$SHARDS"/ckpt.part* >/dev/null 2>&1; then
   python3 -c "from moldiff.training.portable import unpack; unpack('$SHARDS', '$RUN/checkpoints/last.ckpt')"
 fi
@@ -51,3 +58,7 @@ if logs:
     shutil.copy(logs[-1], out / "metrics.csv")
 print("packed", sorted(p.name for p in out.iterdir()))
 PY
+if [ -d "$TORCHINDUCTOR_CACHE_DIR" ]; then
+  tar -czf "$OUT/inductor_cache.tar.gz" -C "$TORCHINDUCTOR_CACHE_DIR" .
+  echo "inductor cache: $(du -h "$OUT/inductor_cache.tar.gz" | cut -f1) compressed"
+fi
