@@ -22,8 +22,10 @@ cp "${CACHES[@]}" .carry_v2/
 rm -rf .dock
 if [ -n "${STAGE:-}" ]; then
   mkdir -p .dock
-  (cd "$STAGE" && for f in *.stage.json.gz; do [ -f "${f%.stage.json.gz}.result.json.gz" ] || echo "$f"; done) \
-    | tar -cf .dock/stage.tar -C "$STAGE" -T -
+  (cd "$STAGE" && for f in *.stage.json.gz; do [ -f "$f" ] && [ ! -f "${f%.stage.json.gz}.result.json.gz" ] && echo "$f"; done || true) \
+    > .dock/stage.list
+  [ -s .dock/stage.list ] || { echo "error: $STAGE holds no staged pocket without a result" >&2; exit 1; }
+  tar -cf .dock/stage.tar -C "$STAGE" -T .dock/stage.list && rm .dock/stage.list
   echo "staged pockets to search: $(tar -tf .dock/stage.tar | wc -l)"
 fi
 if ! ls .gl/*.deb >/dev/null 2>&1; then
@@ -31,9 +33,11 @@ if ! ls .gl/*.deb >/dev/null 2>&1; then
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   apt-get $o update >/dev/null && (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1)
 fi
-# the version this checkout docks with (the stage files' search must match it); 0.9.0 if none is installed
+# the version this checkout docks with: results searched with another are refused here
 version=$( (.venv/bin/python -m pip show rustina 2>/dev/null || true) | awk '/^Version/{print $2}')
-ls .whl/rustina-*.whl >/dev/null 2>&1 || python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
-  --implementation cp --platform manylinux_2_28_x86_64 -d .whl "rustina==${version:-0.9.0}"
-du -sh .carry_v2 .dock .gl .whl 2>/dev/null
+[ -n "$version" ] || { echo "error: rustina is not installed in .venv (make setup)" >&2; exit 1; }
+find .whl -name 'rustina-*.whl' ! -name "rustina-$version-*" -delete 2>/dev/null || true
+ls .whl/rustina-"$version"-*.whl >/dev/null 2>&1 || python3 -m pip download -q --no-deps --only-binary=:all: \
+  --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 -d .whl "rustina==$version"
+du -sh .carry_v2 .dock .gl .whl 2>/dev/null || true
 echo "tracked files: $(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1) bytes; the call's whole tree must stay under 64 MiB"

@@ -10,9 +10,9 @@
 set -uo pipefail
 STAGE_TAR=$1; MINUTES=$2; WORKERS=${3:-2}; THREADS=${4:-4}
 CODE=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/rustina-*.whl 2>&1 | tail -1
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/rustina-*.whl || exit 1
 export PYTHONPATH=/tmp/site:$CODE PYTHONUNBUFFERED=1
 ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$ICD" ] && export VK_DRIVER_FILES=$ICD
@@ -20,7 +20,9 @@ DIR=data/docking/stage
 mkdir -p "$DIR" && tar -xf "$STAGE_TAR" -C "$DIR" --skip-old-files
 start=$(date +%s)
 timeout "${MINUTES}m" python3 "$CODE/scripts/dock_complexes.py" search --stage "$DIR" --workers "$WORKERS" \
-  --threads "$THREADS" 2>&1 | tr '\r' '\n' | grep -v -E "^\s*$|RuntimeWarning|found = dock_batch" | awk 'NR % 20 == 1 || /error|searched/'
+  --threads "$THREADS" > "$OUT/search.log" 2>&1
+tr '\r' '\n' < "$OUT/search.log" | grep -v -E "^\s*$|RuntimeWarning|found = dock_batch" \
+  | awk 'NR % 20 == 1 || /[Ee]rror|Traceback|searched/' | tail -40
 n=$(ls "$DIR" | grep -c 'result.json.gz$')
 echo "device_dock: $n of $(ls "$DIR" | grep -c 'stage.json.gz$') pockets searched, $(( $(date +%s) - start )) s this call"
 (cd "$DIR" && ls | grep 'result.json.gz$' | tar -cf "$OUT/results.tar" -T -)

@@ -34,9 +34,10 @@ for f in "$CARRY"/*.npz; do  # copied then renamed: runs started together never 
   dst=$REPO/data/cache/$(basename "$f"); [ -f "$dst" ] || { cp "$f" "$dst.$$" && mv "$dst.$$" "$dst"; }
 done
 export TORCHINDUCTOR_CACHE_DIR=$REPO/runs/inductor_cache  # shared by the runs on this machine
-if [ ! -d "$TORCHINDUCTOR_CACHE_DIR" ] && [ -f "$CARRY/inductor_cache.tar.gz" ]; then
-  mkdir -p "$TORCHINDUCTOR_CACHE_DIR" && tar -xzf "$CARRY/inductor_cache.tar.gz" -C "$TORCHINDUCTOR_CACHE_DIR"
-fi
+if [ ! -d "$TORCHINDUCTOR_CACHE_DIR" ] && [ -f "$CARRY/inductor_cache.tar.gz" ]; then  # unpacked aside, then
+  mkdir -p "$TORCHINDUCTOR_CACHE_DIR.$$" && tar -xzf "$CARRY/inductor_cache.tar.gz" -C "$TORCHINDUCTOR_CACHE_DIR.$$" \
+    && { mv -T "$TORCHINDUCTOR_CACHE_DIR.$$" "$TORCHINDUCTOR_CACHE_DIR" 2>/dev/null || rm -rf "$TORCHINDUCTOR_CACHE_DIR.$$"; }
+fi  # renamed: runs started together never read a half-unpacked cache
 if [ ! -f "$RUN/checkpoints/last.ckpt" ] && ls "$SHARDS"/ckpt.part* >/dev/null 2>&1; then
   python3 -c "from moldiff.training.portable import unpack; unpack('$SHARDS', '$RUN/checkpoints/last.ckpt')"
 fi
@@ -59,6 +60,8 @@ if logs:
 print("packed", sorted(p.name for p in out.iterdir()))
 PY
 if [ -d "$TORCHINDUCTOR_CACHE_DIR" ]; then
-  tar -czf "$OUT/inductor_cache.tar.gz" -C "$TORCHINDUCTOR_CACHE_DIR" .
+  # another run on this machine may still be writing to it: what changes meanwhile is left out
+  tar -czf "$OUT/inductor_cache.tar.gz" --warning=no-file-changed --ignore-failed-read -C "$TORCHINDUCTOR_CACHE_DIR" . \
+    || echo "inductor cache: tar ended with status $? (the archive may miss files that changed)"
   echo "inductor cache: $(du -h "$OUT/inductor_cache.tar.gz" | cut -f1) compressed"
 fi

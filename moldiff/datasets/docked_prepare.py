@@ -302,7 +302,13 @@ def _dock_group(group: _Group) -> tuple[dict[str, str], float]:
     start = _cpu_seconds()
     stage, found = stage_path(group.part), result_path(group.part)
     staged = load_staged(stage) if stage.is_file() else _stage_group(group)
-    results = load_results(found) if found.is_file() else search_pocket(staged, group.settings.search.threads)
+    if not staged.receptor:  # Meeko failed: every job carries its reason
+        return _finish(group, staged.status, [], start)
+    try:
+        checker = PocketFilter(Path(group.data_root) / group.receptor.protein)
+    except Exception as err:  # PoseBusters: one pocket failing must not stop the run
+        return _finish(group, {job.name: f"receptor: {_one_line(err)}" for job in group.jobs}, [], start)
+    results = load_results(found, stage) if found.is_file() else search_pocket(staged, group.settings.search.threads)
     status = dict(staged.status)
     jobs = {job.name: job for job in group.jobs}
     poses = []
@@ -315,11 +321,7 @@ def _dock_group(group: _Group) -> tuple[dict[str, str], float]:
                               result))
             except ValueError as err:
                 status[name] = f"docking: {_one_line(err)}"
-        try:
-            failures = PocketFilter(Path(group.data_root) / group.receptor.protein).failures(
-                [pose for _, pose, _ in poses])
-        except Exception as err:  # PoseBusters: one pocket failing must not stop the run
-            return _finish(group, {job.name: f"receptor: {_one_line(err)}" for job in group.jobs}, [], start)
+        failures = checker.failures([pose for _, pose, _ in poses])
     kept = []
     for (job, pose, result), failed in zip(poses, failures):
         status[job.name] = "posebusters: " + ", ".join(failed) if failed else ""

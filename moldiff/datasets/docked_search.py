@@ -8,14 +8,19 @@ none of the chemistry packages, the first step writes each pocket as a *staged* 
 batched by search box), this module searches it into ``<part>.result.json.gz`` (rustina's top pose
 and scores per job, or an error), and the docking run back on the first machine checks and keeps
 the poses from there. Both files sit in the run's parts folder and carry the part's name, which
-hashes the jobs and settings, so a result is never applied to a different plan.
+hashes the jobs and settings; a result file also records the SHA-1 of the stage file it searched
+and the rustina version, and is refused unless both match, so a result is never applied to a
+different stage or mixed with another version's.
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
+import importlib.metadata
 import json
 import multiprocessing
 import os
+import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,11 +66,28 @@ def _write_json_gz(path: Path, value: object) -> None:
     os.replace(tmp, path)
 
 
-def _read_json_gz(path: Path) -> dict:
+def _read_json_gz(path: Path, version: int, what: str) -> dict:
+    """The JSON object of a gzipped file written here, checked for its format ``version``;
+    ValueError in one line naming the file otherwise."""
     try:
-        return json.loads(gzip.decompress(path.read_bytes()))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable gzipped JSON file ({err})") from None
+        value = json.loads(gzip.decompress(path.read_bytes()))
+    except (OSError, ValueError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path}: not a readable gzipped JSON file ({' '.join(str(err).split())[:120]})") from None
+    if not isinstance(value, dict) or value.get("version") != version:
+        raise ValueError(f"{path}: not a {what} of version {version}")
+    return value
+
+
+def _file_sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def rustina_version() -> str | None:
+    """The installed rustina's version (None if not installed)."""
+    try:
+        return importlib.metadata.version("rustina")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def save_staged(path: Path, staged: StagedPocket) -> None:
@@ -77,11 +99,14 @@ def save_staged(path: Path, staged: StagedPocket) -> None:
 
 
 def load_staged(path: Path) -> StagedPocket:
-    value = _read_json_gz(path)
-    if value.get("version") != _STAGE_VERSION:
-        raise ValueError(f"{path}: not a staged pocket of version {_STAGE_VERSION}")
-    batches = [(Box(tuple(center), tuple(size)), names, ligands) for center, size, names, ligands in value["batches"]]
-    return StagedPocket(value["receptor"], value["seed"], SearchSettings(**value["search"]), batches, value["status"])
+    value = _read_json_gz(path, _STAGE_VERSION, "staged pocket")
+    try:
+        batches = [(Box(tuple(center), tuple(size)), names, ligands)
+                   for center, size, names, ligands in value["batches"]]
+        return StagedPocket(value["receptor"], value["seed"], SearchSettings(**value["search"]), batches,
+                            value["status"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: malformed staged pocket ({' '.join(str(err).split())[:120]})") from None
 
 
 def search_pocket(staged: StagedPocket, threads: int | None = 1) -> dict[str, dict]:
@@ -103,14 +128,26 @@ def search_pocket(staged: StagedPocket, threads: int | None = 1) -> dict[str, di
     return results
 
 
-def save_results(path: Path, results: dict[str, dict]) -> None:
-    _write_json_gz(path, {"version": _STAGE_VERSION, "results": results})
+def save_results(path: Path, results: dict[str, dict], stage_sha1: str, rustina: str | None) -> None:
+    """Write the search results of the stage file whose SHA-1 is ``stage_sha1``, searched with
+    rustina version ``rustina``."""
+    _write_json_gz(path, {"version": _STAGE_VERSION, "stage_sha1": stage_sha1, "rustina": rustina,
+                          "results": results})
 
 
-def load_results(path: Path) -> dict[str, dict]:
-    value = _read_json_gz(path)
-    if value.get("version") != _STAGE_VERSION:
-        raise ValueError(f"{path}: not a search result of version {_STAGE_VERSION}")
+def load_results(path: Path, stage: Path) -> dict[str, dict]:
+    """The results in ``path``, after checking that they are the search of ``stage`` (as it is
+    now) by the rustina installed here; ValueError in one line otherwise."""
+    value = _read_json_gz(path, _STAGE_VERSION, "search result")
+    if not stage.is_file():
+        raise ValueError(f"{path}: its stage file {stage.name} is missing; stage again and search again")
+    if value.get("stage_sha1") != _file_sha1(stage):
+        raise ValueError(f"{path}: searched from another version of {stage.name}; delete it and search again")
+    if value.get("rustina") != rustina_version():
+        raise ValueError(f"{path}: searched with rustina {value.get('rustina')}, this machine has "
+                         f"{rustina_version()}; install the same version")
+    if not isinstance(value.get("results"), dict):
+        raise ValueError(f"{path}: malformed search result")
     return value["results"]
 
 
@@ -118,7 +155,7 @@ def _search_file(stage: Path, threads: int | None) -> int:
     """Search one staged file into its result file; the number of jobs searched."""
     staged = load_staged(stage)
     save_results(stage.with_name(stage.name.removesuffix(STAGE_SUFFIX) + RESULT_SUFFIX),
-                 search_pocket(staged, threads))
+                 search_pocket(staged, threads), _file_sha1(stage), rustina_version())
     return sum(len(names) for _, names, _ in staged.batches)
 
 

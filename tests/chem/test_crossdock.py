@@ -8,6 +8,7 @@ import gzip
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -234,6 +235,61 @@ def test_pose_filter_passes_the_crystal_pose_and_flags_a_clash():
     assert crystal == [] and clash and not any("bond" in check for check in clash)
 
 
+def _self_cross_index(tmp_path: Path) -> Path:
+    """An index of two copies of the 1ia1 complex in one training cluster (links to the example)."""
+    (tmp_path / "index.csv").write_text("protein,ligand,name,split,protein_id,source\n"
+                                        "1ia1_protein.pdb,1ia1_ligand.sdf,copy1,train,P1,x\n"
+                                        "1ia1_protein.pdb,1ia1_ligand.sdf,copy2,train,P1,x\n")
+    for name in ("1ia1_protein.pdb", "1ia1_ligand.sdf"):
+        (tmp_path / name).symlink_to(EXAMPLES / name)
+    return tmp_path
+
+
+def test_searched_poses_are_checked_and_kept_and_the_rest_stays_pending(tmp_path: Path):
+    """The finishing half of a split run, without a search: a result file whose 'top pose' is the
+    staged start conformer (the crystal geometry) is kept with exactly those coordinates; the
+    pocket without a result stays pending; a changed stage file makes its result refused."""
+    pytest.importorskip("rustina")
+    from moldiff.datasets.docked_prepare import DockSettings, dock_jobs, stage_jobs
+    from moldiff.datasets.docked_search import (
+        _file_sha1,
+        load_staged,
+        result_path,
+        rustina_version,
+        save_results,
+        save_staged,
+    )
+
+    root = _self_cross_index(tmp_path)
+    jobs = plan_jobs(root, PlanSettings(seed=0))
+    out = tmp_path / "out" / "docked.npz"
+    assert stage_jobs(jobs[:1], root, out, DockSettings(), verbose=False) == {"pockets": 1, "jobs": 1,
+                                                                               "pockets_before": 0}
+    stage, = out.with_name("docked.npz.parts").glob("copy2-*.stage.json.gz")
+    staged = load_staged(stage)
+    (_, names, ligands), = staged.batches
+    assert names == ["crossdock:copy1@copy2"]
+    found = result_path(stage.with_name(stage.name.removesuffix(".stage.json.gz") + ".npz"))
+    save_results(found, {names[0]: {"pdbqt": ligands[0], "affinity": -8.0, "cnn_score": 0.9, "cnn_affinity": 7.0}},
+                 _file_sha1(stage), rustina_version())
+    manifest = dock_jobs(jobs, root, out, DockSettings(), verbose=False, searched_only=True)
+    assert manifest["pending"] == 1 and manifest["kept"] == 1 and manifest["dropped"] == {}
+    docked = load_docked(out)
+    crystal = Chem.MolFromMolFile(str(EXAMPLES / "1ia1_ligand.sdf"))
+    assert docked.name.tolist() == ["crossdock:copy1@copy2"] and docked.affinity.tolist() == [-8.0]
+    assert np.abs(docked.lig_pos - crystal.GetConformer().GetPositions()).max() < 1e-3
+    again = dock_jobs(jobs, root, out, DockSettings(), verbose=False, searched_only=True)
+    assert again["pending"] == 1 and again["kept"] == 1 and again["cpu_seconds_this_run"] == 0
+
+    other = out.with_name("other.npz")  # a stage changed after its search: the result is refused
+    other.with_name("other.npz.parts").mkdir()
+    stage2 = other.with_name("other.npz.parts") / stage.name
+    save_staged(stage2, replace(staged, seed=1))
+    (stage2.parent / found.name).write_bytes(found.read_bytes())
+    with pytest.raises(ValueError, match="searched from another version"):
+        dock_jobs(jobs[:1], root, other, DockSettings(), verbose=False, searched_only=True)
+
+
 def test_missing_rustina_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "rustina", None)
     with pytest.raises(ImportError, match="pip install rustina"):
@@ -253,32 +309,51 @@ def test_the_search_side_imports_neither_rdkit_nor_numpy():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_staged_pocket_and_results_round_trip(tmp_path: Path):
+def test_staged_pocket_and_results_round_trip_and_refusals(tmp_path: Path):
     from moldiff.datasets.docked_search import (
         StagedPocket,
+        _file_sha1,
         load_results,
         load_staged,
         result_path,
+        rustina_version,
         save_results,
         save_staged,
         stage_path,
     )
 
     part = tmp_path / "1abc-0123456789ab.npz"
+    stage, found = stage_path(part), result_path(part)
     staged = StagedPocket("RECEPTOR PDBQT\n", 42, SearchSettings("gpu", 8, 3),
                           [(Box((1.0, 2.0, 3.5), (18.0, 20.0, 18.0)), ["a", "b"], ["LIG A", "LIG B"])],
                           {"c": "preparation: RDKit could not embed the ligand"})
-    save_staged(stage_path(part), staged)
-    back = load_staged(stage_path(part))
-    assert stage_path(part).name == "1abc-0123456789ab.stage.json.gz"
-    assert back == StagedPocket(staged.receptor, 42, SearchSettings("gpu", 8, 1), staged.batches, staged.status)
-    assert stage_path(part).read_bytes()[4:8] == bytes(4), "gzip mtime must be 0 (reproducible files)"
+    save_staged(stage, staged)
+    assert stage.name == "1abc-0123456789ab.stage.json.gz"
+    assert load_staged(stage) == StagedPocket(staged.receptor, 42, SearchSettings("gpu", 8, 1), staged.batches,
+                                              staged.status)
+    assert stage.read_bytes()[4:8] == bytes(4), "gzip mtime must be 0 (reproducible files)"
     results = {"a": {"pdbqt": "MODEL", "affinity": -7.5, "cnn_score": 0.9, "cnn_affinity": 6.1}, "b": {"error": "x"}}
-    save_results(result_path(part), results)
-    assert load_results(result_path(part)) == results
-    stage_path(part).write_text("not gzip")
-    with pytest.raises(ValueError, match=f"{part.stem}.stage.json.gz: not a readable gzipped JSON"):
-        load_staged(stage_path(part))
+    save_results(found, results, _file_sha1(stage), rustina_version())
+    assert load_results(found, stage) == results
+    # refused: another rustina, another stage, no stage, a truncated or foreign file
+    save_results(found, results, _file_sha1(stage), "0.0.1")
+    with pytest.raises(ValueError, match="searched with rustina 0.0.1"):
+        load_results(found, stage)
+    save_results(found, results, "0" * 40, rustina_version())
+    with pytest.raises(ValueError, match=f"{found.name}: searched from another version of {stage.name}"):
+        load_results(found, stage)
+    with pytest.raises(ValueError, match="its stage file .* is missing"):
+        load_results(found, tmp_path / "gone.stage.json.gz")
+    found.write_bytes(found.read_bytes()[:-12])
+    with pytest.raises(ValueError, match=f"{found.name}: not a readable gzipped JSON file"):
+        load_results(found, stage)
+    stage.write_text("not gzip")
+    with pytest.raises(ValueError, match=f"{stage.name}: not a readable gzipped JSON"):
+        load_staged(stage)
+    with gzip.open(stage, "wt") as handle:
+        handle.write("[1, 2]")
+    with pytest.raises(ValueError, match=f"{stage.name}: not a staged pocket of version 1"):
+        load_staged(stage)
 
 
 def test_search_pocket_keeps_the_top_pose_keys_and_gives_failed_batches_their_error(monkeypatch):
@@ -319,11 +394,7 @@ def test_real_docking_run_resumes_and_finds_the_crystal_pose(tmp_path: Path):
     pytest.importorskip("rustina")
     from moldiff.datasets.docked_prepare import DockSettings, dock_jobs
 
-    (tmp_path / "index.csv").write_text("protein,ligand,name,split,protein_id,source\n"
-                                        "1ia1_protein.pdb,1ia1_ligand.sdf,copy1,train,P1,x\n"
-                                        "1ia1_protein.pdb,1ia1_ligand.sdf,copy2,train,P1,x\n")
-    for name in ("1ia1_protein.pdb", "1ia1_ligand.sdf"):
-        (tmp_path / name).symlink_to(EXAMPLES / name)
+    _self_cross_index(tmp_path)
     jobs = plan_jobs(tmp_path, PlanSettings(seed=0))
     assert [j.name for j in jobs] == ["crossdock:copy1@copy2", "crossdock:copy2@copy1"]
     manifest = dock_jobs(jobs[:1], tmp_path, tmp_path / "out" / "docked.npz", DockSettings(), workers=1, verbose=False)
