@@ -6,6 +6,9 @@
            PoseBusters filter; resumable (rerun the same command after an interruption)
   convert  the docked set as complex caches for training, one per ligand weight
 
+Each docking run writes <set>.statuses.json.gz beside its set (every finished job's status);
+`plan --exclude` leaves out the jobs of earlier runs, e.g. a CPU run's, before a GPU run.
+
 and two that split `dock` across machines, for a GPU machine without RDKit or the data:
 
   stage    write each pocket's receptor and ligand PDBQTs to <out>.parts/*.stage.json.gz
@@ -41,6 +44,7 @@ from moldiff.commands import run
 def _plan(args: argparse.Namespace) -> None:
     from moldiff.datasets.docked_prepare import (
         PlanSettings,
+        exclude_done,
         plan_jobs,
         save_plan,
     )
@@ -48,8 +52,10 @@ def _plan(args: argparse.Namespace) -> None:
 
     settings = PlanSettings(args.seed, args.moses_per_pocket, args.rigid_max, args.flexible_max, args.flexible_weight)
     moses = read_smiles(args.moses_csv or moses_smiles_path()) if args.moses_per_pocket > 0 else []
-    jobs = plan_jobs(args.data_root, settings, moses)
-    save_plan(args.out, jobs, settings, args.data_root)
+    jobs, excluded = exclude_done(plan_jobs(args.data_root, settings, moses), args.exclude)
+    save_plan(args.out, jobs, settings, args.data_root, excluded)
+    for record in excluded:
+        print(f"left out {record['jobs']} jobs done in {record['path']}")
     kinds = {kind: sum(j.kind == kind for j in jobs) for kind in ("crossdock", "moses")}
     print(f"wrote {args.out}: {len(jobs)} jobs ({kinds['crossdock']} cross-docking, {kinds['moses']} MOSES) "
           f"into {len({j.receptor for j in jobs})} pockets")
@@ -131,6 +137,8 @@ def main() -> None:
     plan.add_argument("--rigid_max", type=int, default=5, help="weight 1 up to this many rotatable bonds")
     plan.add_argument("--flexible_max", type=int, default=10, help="ligands with more rotatable bonds are left out")
     plan.add_argument("--flexible_weight", type=float, default=0.5, help="weight of ligands above --rigid_max")
+    plan.add_argument("--exclude", nargs="+", default=[], metavar="STATUSES",
+                      help="leave out the jobs these runs did (their <set>.statuses.json.gz, kept or not)")
     dock = sub.add_parser("dock", help="dock a plan (resumable)")
     stage = sub.add_parser("stage", help="write the PDBQTs of a plan's pockets for a search elsewhere (resumable)")
     for command in (dock, stage):  # a stage and the dock that finishes it must agree on all of these

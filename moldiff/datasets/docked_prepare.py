@@ -65,13 +65,16 @@ from moldiff.datasets.docked_search import (
     StagedPocket,
     load_results,
     load_staged,
+    read_json_gz,
     result_path,
     save_staged,
     search_pocket,
     stage_path,
+    write_json_gz,
 )
 
 _PLAN_VERSION = 1
+_STATUSES_VERSION = 1
 #: Packages whose versions a docked set's manifest records.
 _PACKAGES = ("rustina", "rdkit", "meeko", "posebusters", "numpy")
 
@@ -181,11 +184,12 @@ def plan_jobs(data_root: str | os.PathLike, settings: PlanSettings, moses: Seque
     return cross + pool
 
 
-def save_plan(path: str | os.PathLike, jobs: Sequence[Job], settings: PlanSettings, data_root: str | os.PathLike
-              ) -> None:
-    """Write the plan as JSON: settings, the index's SHA-1, and one line per job."""
+def save_plan(path: str | os.PathLike, jobs: Sequence[Job], settings: PlanSettings, data_root: str | os.PathLike,
+              excluded: Sequence[dict] = ()) -> None:
+    """Write the plan as JSON: settings, the index's SHA-1, what was left out as done elsewhere
+    (:func:`exclude_done`), and one line per job."""
     header = {"version": _PLAN_VERSION, "settings": asdict(settings),
-              "index_sha1": file_sha1(Path(data_root) / "index.csv")}
+              "index_sha1": file_sha1(Path(data_root) / "index.csv"), "excluded": list(excluded)}
     rows = ",\n".join(json.dumps([j.name, j.kind, j.receptor, j.ligand, j.rotatable, j.weight, j.seed]) for j in jobs)
     write_text(path, json.dumps(header)[:-1] + ', "jobs": [\n' + rows + "\n]}\n")
 
@@ -201,6 +205,36 @@ def load_plan(path: str | os.PathLike) -> tuple[list[Job], dict]:
         raise ValueError(f"{path}: not a docking plan of version {_PLAN_VERSION}")
     jobs = [Job(*row) for row in plan.pop("jobs")]
     return jobs, plan
+
+
+def exclude_done(jobs: Sequence[Job], statuses: Sequence[str | os.PathLike]) -> tuple[list[Job], list[dict]]:
+    """``jobs`` without those that the docking runs of the ``statuses`` files (written beside each
+    docked set, :func:`dock_jobs`) have already done, kept or not; and a record of each file
+    (path, SHA-1, jobs left out) for the plan's header."""
+    done: set[str] = set()
+    record = []
+    for path in statuses:
+        names = set(load_statuses(path))
+        record.append({"path": str(path), "sha1": file_sha1(path), "jobs": len(names & {j.name for j in jobs})})
+        done |= names
+    return [job for job in jobs if job.name not in done], record
+
+
+def statuses_path(out: str | os.PathLike) -> Path:
+    """Where :func:`dock_jobs` writes the status of every job of the pockets done so far."""
+    out = Path(out)
+    return out.with_name(out.stem + ".statuses.json.gz")
+
+
+def load_statuses(path: str | os.PathLike) -> dict[str, str]:
+    """Job name -> status ('' kept, else the reason) of a statuses file; one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: a docked set's statuses file (<set>.statuses.json.gz)")
+    statuses = read_json_gz(path, _STATUSES_VERSION, "docking statuses file").get("statuses")
+    if not isinstance(statuses, dict):
+        raise ValueError(f"{path}: malformed docking statuses file")
+    return statuses
 
 
 # ------------------------------------------------------------------------- docking
@@ -454,7 +488,8 @@ def dock_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.P
               settings: DockSettings = DockSettings(), workers: int = 1, verbose: bool = True,
               plan_info: dict | None = None, searched_only: bool = False) -> dict:
     """Dock ``jobs`` into ``out`` (a :class:`DockedSet`) with ``workers`` processes, resuming from
-    the parts in ``<out>.parts/``; writes ``<out stem>.json`` (the manifest) and returns it.
+    the parts in ``<out>.parts/``; writes ``<out stem>.json`` (the manifest) and returns it, and
+    ``<out stem>.statuses.json.gz``, every finished job's status (what a later plan can exclude).
     ``searched_only`` finishes only the pockets whose search results are there (searched on
     another machine) and leaves the rest pending. The set holds the pockets done so far."""
     out, groups = _setup(jobs, data_root, out, settings)
@@ -472,6 +507,7 @@ def dock_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.P
     order = {job.name: k for k, job in enumerate(jobs)}
     docked = docked.take(np.argsort([order[n] for n in docked.name.tolist()], kind="stable"))
     save_docked(docked, out)
+    write_json_gz(statuses_path(out), {"version": _STATUSES_VERSION, "statuses": dict(sorted(statuses.items()))})
     manifest = _manifest(jobs, statuses, docked, settings, plan_info, time.time() - t0, cpu)
     write_text(out.with_suffix(".json"), json.dumps(manifest, indent=1) + "\n")
     return manifest

@@ -57,7 +57,7 @@ def result_path(part: Path) -> Path:
     return part.with_name(part.stem + RESULT_SUFFIX)
 
 
-def _write_json_gz(path: Path, value: object) -> None:
+def write_json_gz(path: Path, value: object) -> None:
     """Write gzipped JSON through a temporary file and a rename (an interrupted run leaves no
     partial file that a resumed one would trust); mtime 0 makes the bytes reproducible."""
     tmp = path.with_name(path.name + ".tmp")
@@ -66,7 +66,7 @@ def _write_json_gz(path: Path, value: object) -> None:
     os.replace(tmp, path)
 
 
-def _read_json_gz(path: Path, version: int, what: str) -> dict:
+def read_json_gz(path: Path, version: int, what: str) -> dict:
     """The JSON object of a gzipped file written here, checked for its format ``version``;
     ValueError in one line naming the file otherwise."""
     try:
@@ -91,7 +91,7 @@ def rustina_version() -> str | None:
 
 
 def save_staged(path: Path, staged: StagedPocket) -> None:
-    _write_json_gz(path, {
+    write_json_gz(path, {
         "version": _STAGE_VERSION, "receptor": staged.receptor, "seed": staged.seed,
         "search": {"mode": staged.search.mode, "runs": staged.search.runs},
         "batches": [[list(box.center), list(box.size), names, ligands] for box, names, ligands in staged.batches],
@@ -99,7 +99,7 @@ def save_staged(path: Path, staged: StagedPocket) -> None:
 
 
 def load_staged(path: Path) -> StagedPocket:
-    value = _read_json_gz(path, _STAGE_VERSION, "staged pocket")
+    value = read_json_gz(path, _STAGE_VERSION, "staged pocket")
     try:
         batches = [(Box(tuple(center), tuple(size)), names, ligands)
                    for center, size, names, ligands in value["batches"]]
@@ -131,14 +131,14 @@ def search_pocket(staged: StagedPocket, threads: int | None = 1) -> dict[str, di
 def save_results(path: Path, results: dict[str, dict], stage_sha1: str, rustina: str | None) -> None:
     """Write the search results of the stage file whose SHA-1 is ``stage_sha1``, searched with
     rustina version ``rustina``."""
-    _write_json_gz(path, {"version": _STAGE_VERSION, "stage_sha1": stage_sha1, "rustina": rustina,
+    write_json_gz(path, {"version": _STAGE_VERSION, "stage_sha1": stage_sha1, "rustina": rustina,
                           "results": results})
 
 
 def load_results(path: Path, stage: Path) -> dict[str, dict]:
     """The results in ``path``, after checking that they are the search of ``stage`` (as it is
     now) by the rustina installed here; ValueError in one line otherwise."""
-    value = _read_json_gz(path, _STAGE_VERSION, "search result")
+    value = read_json_gz(path, _STAGE_VERSION, "search result")
     if not stage.is_file():
         raise ValueError(f"{path}: its stage file {stage.name} is missing; stage again and search again")
     if value.get("stage_sha1") != _file_sha1(stage):

@@ -280,6 +280,17 @@ def test_searched_poses_are_checked_and_kept_and_the_rest_stays_pending(tmp_path
     assert np.abs(docked.lig_pos - crystal.GetConformer().GetPositions()).max() < 1e-3
     again = dock_jobs(jobs, root, out, DockSettings(), verbose=False, searched_only=True)
     assert again["pending"] == 1 and again["kept"] == 1 and again["cpu_seconds_this_run"] == 0
+    # a later plan leaves out what this run did, and says so in its header
+    from moldiff.datasets.docked_prepare import exclude_done, load_statuses, statuses_path
+
+    assert statuses_path(out).name == "docked.statuses.json.gz"
+    assert load_statuses(statuses_path(out)) == {"crossdock:copy1@copy2": ""}
+    left, record = exclude_done(jobs, [statuses_path(out)])
+    assert [j.name for j in left] == ["crossdock:copy2@copy1"] and record[0]["jobs"] == 1
+    save_plan(tmp_path / "plan2.json", left, PlanSettings(seed=0), root, record)
+    assert load_plan(tmp_path / "plan2.json")[1]["excluded"] == record
+    with pytest.raises(ValueError, match="docked.npz: not a readable gzipped JSON file"):
+        load_statuses(out)
 
     other = out.with_name("other.npz")  # a stage changed after its search: the result is refused
     other.with_name("other.npz.parts").mkdir()
