@@ -6,14 +6,14 @@
            PoseBusters filter; resumable (rerun the same command after an interruption)
   convert  the docked set as complex caches for training, one per ligand weight
 
-Each docking run writes <set>.statuses.json.gz beside its set (every finished job's status);
-`plan --exclude` leaves out the jobs of earlier runs, e.g. a CPU run's, before a GPU run.
-
 and two that split `dock` across machines, for a GPU machine without RDKit or the data:
 
   stage    write each pocket's receptor and ligand PDBQTs to <out>.parts/*.stage.json.gz
   search   (there; needs only rustina) search the stage files into *.result.json.gz beside them
   dock --searched_only   (back here) check and keep the searched poses; other pockets stay pending
+
+Each docking run writes <set>.statuses.json.gz beside its set (every finished job's status);
+`plan --exclude` leaves out the jobs of earlier runs, e.g. a CPU run's, before a GPU run.
 
 Usage:
   python scripts/dock_complexes.py plan --data_root shared/data/pdb_complexes --out data/docking/plan.json \\
@@ -64,7 +64,7 @@ def _plan(args: argparse.Namespace) -> None:
 def _planned(args: argparse.Namespace):
     """(jobs, plan header, dock settings, workers) of a stage or dock command."""
     from moldiff.chem.rustina_search import SearchSettings, require_rustina
-    from moldiff.datasets.docked import file_sha1
+    from moldiff.utils.atomic import file_sha1
     from moldiff.datasets.docked_prepare import DockSettings, load_plan
 
     require_rustina()

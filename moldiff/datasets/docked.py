@@ -11,7 +11,6 @@ training (``data.path`` lists several caches, ``data.weights`` their shares).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -20,16 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from moldiff.utils.atomic import save_npz
+from moldiff.utils.atomic import file_sha1, save_npz
 from moldiff.datasets.complexes import SPLIT_NAMES, ComplexArrays, pocket_columns, save_complexes
 from moldiff.vocab import LIGAND_VOCAB, Vocab
 
 _FORMAT_VERSION = 1
-
-
-def file_sha1(path: str | os.PathLike) -> str:
-    """SHA-1 hex digest of a file's bytes (pins the pocket files a docked set refers to)."""
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
 def ligand_weight(rotatable: int, rigid_max: int = 5, flexible_max: int = 10, flexible_weight: float = 0.5

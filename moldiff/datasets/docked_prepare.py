@@ -25,16 +25,13 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import importlib.metadata
 import json
-import multiprocessing
 import os
 import resource
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,7 +41,7 @@ from rdkit.Chem import rdMolDescriptors
 from rdkit.rdBase import BlockLogs
 from tqdm import tqdm
 
-from moldiff.utils.atomic import write_text
+from moldiff.utils.atomic import file_sha1, write_json_gz, write_text
 from moldiff.chem.build import canonical_smiles
 from moldiff.chem.docking import ligand_pdbqt
 from moldiff.chem.io import read_sdf
@@ -56,7 +53,6 @@ from moldiff.datasets.docked import (
     DockedSet,
     concat_docked,
     empty_docked,
-    file_sha1,
     ligand_weight,
     load_docked,
     save_docked,
@@ -65,12 +61,13 @@ from moldiff.datasets.docked_search import (
     StagedPocket,
     load_results,
     load_staged,
+    package_version,
     read_json_gz,
     result_path,
+    run_in_processes,
     save_staged,
     search_pocket,
     stage_path,
-    write_json_gz,
 )
 
 _PLAN_VERSION = 1
@@ -447,18 +444,6 @@ def _is_done(group: _Group) -> bool:
     return group.part.is_file() and group.part.with_suffix(".json").is_file()
 
 
-def _run_pool(function, groups: Sequence[_Group], workers: int) -> Iterator:
-    """``function(group)`` for each group in ``workers`` spawned processes, as they finish. An
-    executor, not a Pool: a worker that dies (a crash in native code) stops the run with
-    BrokenProcessPool instead of hanging it; rerunning resumes."""
-    if not groups:
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max(1, min(workers, len(groups))), mp_context=context) as pool:
-        for future in as_completed([pool.submit(function, group) for group in groups]):
-            yield future.result()
-
-
 def _setup(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.PathLike, settings: DockSettings
            ) -> tuple[Path, list[_Group]]:
     if not jobs:
@@ -479,7 +464,7 @@ def stage_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.
     out, groups = _setup(jobs, data_root, out, settings)
     todo = [g for g in groups if not _is_done(g) and not stage_path(g.part).is_file()]
     with tqdm(total=len(todo), desc="staging", unit="pocket", disable=not verbose) as bar:
-        for _ in _run_pool(_stage_file, todo, workers):
+        for _ in run_in_processes(_stage_file, todo, workers):
             bar.update(1)
     return {"pockets": len(todo), "jobs": sum(len(g.jobs) for g in todo), "pockets_before": len(groups) - len(todo)}
 
@@ -496,7 +481,7 @@ def dock_jobs(jobs: Sequence[Job], data_root: str | os.PathLike, out: str | os.P
     todo = [g for g in groups if not _is_done(g) and (not searched_only or result_path(g.part).is_file())]
     t0, cpu = time.time(), 0.0
     with tqdm(total=sum(len(g.jobs) for g in todo), desc="docking", unit="job", disable=not verbose) as bar:
-        for done, seconds in _run_pool(_dock_group, todo, workers):
+        for done, seconds in run_in_processes(_dock_group, todo, workers):
             cpu += seconds
             bar.update(len(done))
     finished = sorted((g for g in groups if _is_done(g)), key=lambda g: g.receptor.name)
@@ -519,12 +504,7 @@ def _manifest(jobs: Sequence[Job], statuses: dict[str, str], docked: DockedSet, 
     reasons = Counter(status.split(":")[0] for status in statuses.values() if status)
     checks = Counter(check for status in statuses.values() if status.startswith("posebusters: ")
                      for check in status.removeprefix("posebusters: ").split(", "))
-    versions = {}
-    for package in _PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
+    versions = {package: package_version(package) for package in _PACKAGES}
     return {
         "plan": plan_info or {},
         "dock_settings": asdict(settings),

@@ -15,19 +15,22 @@ different stage or mixed with another version's.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.metadata
 import json
 import multiprocessing
 import os
 import zlib
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from moldiff.chem.rustina_search import Box, NoGpuError, SearchSettings, dock_batch
+from moldiff.utils.atomic import file_sha1, write_json_gz
 
 _STAGE_VERSION = 1
 STAGE_SUFFIX = ".stage.json.gz"
@@ -57,13 +60,21 @@ def result_path(part: Path) -> Path:
     return part.with_name(part.stem + RESULT_SUFFIX)
 
 
-def write_json_gz(path: Path, value: object) -> None:
-    """Write gzipped JSON through a temporary file and a rename (an interrupted run leaves no
-    partial file that a resumed one would trust); mtime 0 makes the bytes reproducible."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
-        handle.write(json.dumps(value).encode())
-    os.replace(tmp, path)
+def _result_of(stage: Path) -> Path:
+    """The result file beside a stage file."""
+    return stage.with_name(stage.name.removesuffix(STAGE_SUFFIX) + RESULT_SUFFIX)
+
+
+def run_in_processes(function: Callable[[Any], Any], items: Sequence, workers: int) -> Iterator:
+    """``function(item)`` for each item in ``workers`` spawned processes, yielded as they finish.
+    An executor, not a Pool: a worker that dies (a crash in native code) stops the run with
+    BrokenProcessPool instead of hanging it; a rerun resumes from the files already written."""
+    if not items:
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max(1, min(workers, len(items))), mp_context=context) as pool:
+        for future in as_completed([pool.submit(function, item) for item in items]):
+            yield future.result()
 
 
 def read_json_gz(path: Path, version: int, what: str) -> dict:
@@ -78,16 +89,17 @@ def read_json_gz(path: Path, version: int, what: str) -> dict:
     return value
 
 
-def _file_sha1(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
+def package_version(name: str) -> str | None:
+    """The installed version of a package (None if it is not installed)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def rustina_version() -> str | None:
-    """The installed rustina's version (None if not installed)."""
-    try:
-        return importlib.metadata.version("rustina")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    """The installed rustina's version, which a result file records and is checked against."""
+    return package_version("rustina")
 
 
 def save_staged(path: Path, staged: StagedPocket) -> None:
@@ -141,7 +153,7 @@ def load_results(path: Path, stage: Path) -> dict[str, dict]:
     value = read_json_gz(path, _STAGE_VERSION, "search result")
     if not stage.is_file():
         raise ValueError(f"{path}: its stage file {stage.name} is missing; stage again and search again")
-    if value.get("stage_sha1") != _file_sha1(stage):
+    if value.get("stage_sha1") != file_sha1(stage):
         raise ValueError(f"{path}: searched from another version of {stage.name}; delete it and search again")
     if value.get("rustina") != rustina_version():
         raise ValueError(f"{path}: searched with rustina {value.get('rustina')}, this machine has "
@@ -154,8 +166,7 @@ def load_results(path: Path, stage: Path) -> dict[str, dict]:
 def _search_file(stage: Path, threads: int | None) -> int:
     """Search one staged file into its result file; the number of jobs searched."""
     staged = load_staged(stage)
-    save_results(stage.with_name(stage.name.removesuffix(STAGE_SUFFIX) + RESULT_SUFFIX),
-                 search_pocket(staged, threads), _file_sha1(stage), rustina_version())
+    save_results(_result_of(stage), search_pocket(staged, threads), file_sha1(stage), rustina_version())
     return sum(len(names) for _, names, _ in staged.batches)
 
 
@@ -170,13 +181,9 @@ def search_staged(folder: str | os.PathLike, workers: int = 1, threads: int | No
     stages = sorted(folder.glob("*" + STAGE_SUFFIX))
     if not stages:
         raise ValueError(f"{folder}: no staged pockets (*{STAGE_SUFFIX})")
-    todo = [s for s in stages if not s.with_name(s.name.removesuffix(STAGE_SUFFIX) + RESULT_SUFFIX).is_file()]
+    todo = [s for s in stages if not _result_of(s).is_file()]
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, workers))
     with tqdm(total=len(todo), desc="searching", unit="pocket", disable=not verbose) as bar:
-        if todo:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max(1, min(workers, len(todo))), mp_context=context) as pool:
-                for future in as_completed([pool.submit(_search_file, s, threads) for s in todo]):
-                    future.result()
-                    bar.update(1)
+        for _ in run_in_processes(partial(_search_file, threads=threads), todo, workers):
+            bar.update(1)
     return len(todo), len(stages) - len(todo)

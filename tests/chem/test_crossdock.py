@@ -20,10 +20,10 @@ from rdkit.Chem import AllChem, rdMolAlign
 from moldiff.chem.rustina_docking import _mse_as_met, box_around, pose_from_pdbqt
 from moldiff.chem.rustina_search import Box, SearchSettings, require_rustina
 from moldiff.datasets.complexes import featurize_ligand
+from moldiff.utils.atomic import file_sha1
 from moldiff.datasets.docked import (
     DockedSet,
     concat_docked,
-    file_sha1,
     ligand_weight,
     load_docked,
     save_docked,
@@ -252,7 +252,6 @@ def test_searched_poses_are_checked_and_kept_and_the_rest_stays_pending(tmp_path
     pytest.importorskip("rustina")
     from moldiff.datasets.docked_prepare import DockSettings, dock_jobs, stage_jobs
     from moldiff.datasets.docked_search import (
-        _file_sha1,
         load_staged,
         result_path,
         rustina_version,
@@ -271,7 +270,7 @@ def test_searched_poses_are_checked_and_kept_and_the_rest_stays_pending(tmp_path
     assert names == ["crossdock:copy1@copy2"]
     found = result_path(stage.with_name(stage.name.removesuffix(".stage.json.gz") + ".npz"))
     save_results(found, {names[0]: {"pdbqt": ligands[0], "affinity": -8.0, "cnn_score": 0.9, "cnn_affinity": 7.0}},
-                 _file_sha1(stage), rustina_version())
+                 file_sha1(stage), rustina_version())
     manifest = dock_jobs(jobs, root, out, DockSettings(), verbose=False, searched_only=True)
     assert manifest["pending"] == 1 and manifest["kept"] == 1 and manifest["dropped"] == {}
     docked = load_docked(out)
@@ -323,7 +322,6 @@ def test_the_search_side_imports_neither_rdkit_nor_numpy():
 def test_staged_pocket_and_results_round_trip_and_refusals(tmp_path: Path):
     from moldiff.datasets.docked_search import (
         StagedPocket,
-        _file_sha1,
         load_results,
         load_staged,
         result_path,
@@ -344,10 +342,10 @@ def test_staged_pocket_and_results_round_trip_and_refusals(tmp_path: Path):
                                               staged.status)
     assert stage.read_bytes()[4:8] == bytes(4), "gzip mtime must be 0 (reproducible files)"
     results = {"a": {"pdbqt": "MODEL", "affinity": -7.5, "cnn_score": 0.9, "cnn_affinity": 6.1}, "b": {"error": "x"}}
-    save_results(found, results, _file_sha1(stage), rustina_version())
+    save_results(found, results, file_sha1(stage), rustina_version())
     assert load_results(found, stage) == results
     # refused: another rustina, another stage, no stage, a truncated or foreign file
-    save_results(found, results, _file_sha1(stage), "0.0.1")
+    save_results(found, results, file_sha1(stage), "0.0.1")
     with pytest.raises(ValueError, match="searched with rustina 0.0.1"):
         load_results(found, stage)
     save_results(found, results, "0" * 40, rustina_version())
